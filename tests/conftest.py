@@ -1,0 +1,32 @@
+"""Shared fixtures: the real Fashion-MNIST data, in small slices where speed matters."""
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def fashion_train():
+    """The 60,000 real training images (verified), loaded once per session."""
+    from skfashion import fetch_fashion_mnist
+
+    return fetch_fashion_mnist(subset="train")
+
+
+@pytest.fixture(scope="session")
+def fashion_test():
+    """The 10,000 real test images (verified), loaded once per session."""
+    from skfashion import fetch_fashion_mnist
+
+    return fetch_fashion_mnist(subset="test")
+
+
+@pytest.fixture(scope="session")
+def small_xy(fashion_train):
+    """The first 600 real training images as (X, y), X of shape (600, 784) uint8."""
+    return fashion_train.data[:600], fashion_train.target[:600]
+
+
+@pytest.fixture
+def rng():
+    """A seeded NumPy generator."""
+    return np.random.default_rng(0)
