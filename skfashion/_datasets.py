@@ -5,6 +5,7 @@ number and dimensions) and the SHA-256 of the decompressed payload, which is
 the same in every distribution (the gzip wrappers are not).
 """
 
+import contextlib
 import gzip
 import hashlib
 import os
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from sklearn.utils import Bunch
 
 __all__ = [
     "CLASS_NAMES",
@@ -271,6 +271,7 @@ def _download(name, place):
 
     url = _mirror().rstrip("/") + "/" + name
     target = place.folder / name
+    created = not place.folder.is_dir()
     try:
         place.folder.mkdir(parents=True, exist_ok=True)
         partial = place.folder / f".{name}.{uuid.uuid4().hex[:12]}.part"
@@ -293,6 +294,9 @@ def _download(name, place):
         os.replace(partial, target)
     except BaseException as exc:
         partial.unlink(missing_ok=True)
+        if created:
+            with contextlib.suppress(OSError):  # not empty: another file arrived meanwhile
+                place.folder.rmdir()
         if isinstance(exc, OSError):  # requests' errors are OSErrors too
             raise DataNotFoundError(f"downloading {url} failed: {exc}") from exc
         raise
@@ -480,6 +484,8 @@ def fetch_fashion_mnist(
     >>> test.target_names[test.target[0]]
     'Ankle boot'
     """
+    from sklearn.utils import Bunch
+
     _check_args(subset, data_home)
     for name, value in [
         ("download_if_missing", download_if_missing),
@@ -565,6 +571,8 @@ def verify_fashion_mnist(*, data_home=None):
     >>> [(f.file, f.ok) for f in verify_fashion_mnist()][:2]
     [('train-images-idx3-ubyte.gz', True), ('train-labels-idx1-ubyte.gz', True)]
     """
+    from sklearn.utils import Bunch
+
     _check_args("all", data_home)
     places = _search_places(data_home)
     results = []
