@@ -1,0 +1,132 @@
+"""What every skfashion Display shares: label words, the Japanese font, saving."""
+
+import os
+import uuid
+from pathlib import Path
+
+LANGUAGES = ("en", "ja")
+
+_WORDS = {
+    "en": {
+        "epoch": "Epoch",
+        "accuracy": "Accuracy",
+        "loss": "Loss",
+        "Training": "Training",
+        "Validation": "Validation",
+        "training": "training",
+        "validation": "validation",
+        "best_val_loss": "best epoch (lowest validation loss)",
+        "best_val_accuracy": "best epoch (highest validation accuracy)",
+        "std_band": "mean ± standard deviation",
+    },
+    "ja": {
+        "epoch": "エポック",
+        "accuracy": "精度",
+        "loss": "損失",
+        "Training": "訓練",
+        "Validation": "検証",
+        "training": "訓練",
+        "validation": "検証",
+        "best_val_loss": "最良エポック（検証損失が最小）",
+        "best_val_accuracy": "最良エポック（検証精度が最大）",
+        "std_band": "平均 ± 標準偏差",
+    },
+}
+
+# Families that hold Japanese glyphs, most common on Linux first
+# (Debian: fonts-noto-cjk, fonts-ipaexfont-gothic, fonts-ipafont-gothic).
+JAPANESE_FONT_FAMILIES = (
+    "Noto Sans CJK JP",
+    "IPAexGothic",
+    "IPAGothic",
+    "IPAPGothic",
+    "Noto Sans JP",
+    "Source Han Sans JP",
+    "TakaoGothic",
+    "VL Gothic",
+    "Hiragino Sans",
+    "Yu Gothic",
+    "Meiryo",
+    "MS Gothic",
+)
+
+
+def japanese_font_family():
+    """Name of an installed font family with Japanese glyphs, or None."""
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return next((name for name in JAPANESE_FONT_FAMILIES if name in installed), None)
+
+
+def text_style(lang):
+    """Label words and font keywords for ``lang``.
+
+    Japanese labels need a font with Japanese glyphs; without one, matplotlib
+    would draw empty boxes and warn for every glyph, so the English words are
+    used instead.
+
+    Returns
+    -------
+    words : dict of str to str
+    font : dict
+        Keywords for ``Axes.set_xlabel`` and friends (``{"fontfamily": ...}``
+        or empty).
+    """
+    if lang not in LANGUAGES:
+        raise ValueError(f"lang must be one of {LANGUAGES}, got {lang!r}.")
+    if lang == "ja":
+        family = japanese_font_family()
+        if family is not None:
+            return _WORDS["ja"], {"fontfamily": family}
+    return _WORDS["en"], {}
+
+
+def legend_prop(font):
+    """``Axes.legend(prop=...)`` for the font keywords of :func:`text_style`."""
+    return {"family": font["fontfamily"]} if font else None
+
+
+def check_option(name, value, options):
+    if value not in options:
+        raise ValueError(f"{name} must be one of {options}, got {value!r}.")
+
+
+class SaveMixin:
+    """``save`` for Displays whose ``plot`` sets ``figure_``."""
+
+    def save(self, path, *, dpi=100, **savefig_kw):
+        """Write the drawn figure to ``path`` atomically.
+
+        The figure is written to a temporary file next to ``path`` and moved
+        into place, so a reader never sees a half-written image.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination; its suffix (``.png``, ``.svg``, ``.pdf``) chooses the
+            format, PNG when it has none.
+        dpi : float, default=100
+            Resolution in dots per inch.
+        **savefig_kw : dict
+            Further keywords for :meth:`matplotlib.figure.Figure.savefig`.
+
+        Returns
+        -------
+        path : pathlib.Path
+            The written file.
+        """
+        figure = getattr(self, "figure_", None)
+        if figure is None:
+            raise ValueError(f"Nothing drawn yet: call {type(self).__name__}.plot() first.")
+        path = Path(path)
+        fmt = path.suffix[1:].lower() or "png"
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+        try:
+            with open(tmp, "xb") as file:
+                figure.savefig(file, format=fmt, dpi=dpi, **savefig_kw)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return path
