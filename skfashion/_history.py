@@ -30,7 +30,7 @@ def as_history(obj):
     """
     if hasattr(obj, "history_") and not isinstance(obj, Mapping):
         obj = obj.history_
-    elif hasattr(obj, "history") and isinstance(getattr(obj, "history"), Mapping):
+    elif hasattr(obj, "history") and isinstance(obj.history, Mapping):
         obj = obj.history  # keras.callbacks.History
     if not isinstance(obj, Mapping):
         raise TypeError(

@@ -1,0 +1,224 @@
+"""The network builder: a plain function of explicit arguments returning a compiled Keras model."""
+
+import numpy as np
+
+from ._tf import import_tensorflow
+
+PRESETS = {
+    "smaller": (4, 4),
+    "baseline": (16, 16),
+    "bigger": (512, 512),
+    "tutorial": (128,),
+}
+"""Named hidden-layer sizes: the lecture's three networks and the TensorFlow tutorial's."""
+
+IMAGE_SHAPE = (28, 28)
+OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def resolve_hidden_layer_sizes(hidden_layer_sizes):
+    """Turn a preset name, an int or a sequence of ints into a tuple of unit counts.
+
+    Raises
+    ------
+    ValueError
+        For an unknown preset name or unit counts that are not positive integers.
+    """
+    if isinstance(hidden_layer_sizes, str):
+        if hidden_layer_sizes not in PRESETS:
+            raise ValueError(
+                f"Unknown preset hidden_layer_sizes={hidden_layer_sizes!r}; use one of "
+                f"{sorted(PRESETS)} or a tuple of unit counts such as (128,) or (16, 16)."
+            )
+        return PRESETS[hidden_layer_sizes]
+    sizes = (
+        (hidden_layer_sizes,)
+        if isinstance(hidden_layer_sizes, (int, np.integer))
+        else tuple(hidden_layer_sizes)
+    )
+    for units in sizes:
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
+            raise ValueError(
+                f"hidden_layer_sizes must hold positive integers (units per hidden layer), "
+                f"got {hidden_layer_sizes!r}."
+            )
+    return tuple(int(u) for u in sizes)
+
+
+def input_scaling(X):
+    """Per-feature centre and scale learned from training data.
+
+    Features are centred on their mean and divided by their standard deviation.
+    A feature that barely varies in the training data (a corner pixel that is
+    always black) is divided by at least a tenth of the typical feature's
+    spread, so that a rare non-zero value at predict time stays bounded.
+
+    Returns
+    -------
+    mean, scale : ndarray of shape (n_features,), float32
+    """
+    X = np.asarray(X)
+    mean = np.zeros(X.shape[1])
+    sq = np.zeros(X.shape[1])
+    for start in range(0, X.shape[0], 8192):  # float64 statistics without a float64 copy of X
+        chunk = X[start : start + 8192].astype(np.float64)
+        mean += chunk.sum(axis=0)
+        sq += np.square(chunk).sum(axis=0)
+    mean /= X.shape[0]
+    var = np.maximum(sq / X.shape[0] - np.square(mean), 0.0)
+    typical = np.sqrt(var.mean())
+    scale = np.maximum(np.sqrt(var), 0.1 * typical if typical > 0 else 1.0)
+    return mean.astype(np.float32), scale.astype(np.float32)
+
+
+def _augmentation_layers(keras, seed):
+    layers = keras.layers
+    return [
+        layers.Reshape(IMAGE_SHAPE + (1,)),
+        layers.RandomFlip("horizontal", seed=seed),
+        layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 1),
+        layers.RandomRotation(0.03, fill_mode="constant", seed=seed + 2),
+        layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 3),
+        layers.Flatten(),
+    ]
+
+
+def build_network(
+    n_features,
+    n_classes,
+    *,
+    hidden_layer_sizes=PRESETS["tutorial"],
+    activation="relu",
+    dropout=0.0,
+    l2=0.0,
+    batch_norm=False,
+    augment=False,
+    optimizer="adam",
+    learning_rate=0.001,
+    lr_schedule="constant",
+    decay_steps=None,
+    input_mean=None,
+    input_scale=None,
+    seed=0,
+    jit_compile=False,
+    steps_per_execution=1,
+):
+    """Build and compile a Keras multilayer perceptron for ``n_classes`` classes.
+
+    The network is ``[augmentation] -> scaling -> (Dense [-> BatchNorm] ->
+    activation [-> Dropout]) * n_hidden -> Dense(n_classes, softmax)``, trained
+    with sparse categorical cross-entropy and reporting accuracy.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of input features (784 for Fashion-MNIST images).
+    n_classes : int
+        Number of classes (units of the softmax output).
+    hidden_layer_sizes : str or tuple of int, default=(128,)
+        Units per hidden layer, or a name in :data:`PRESETS`.
+    activation : str, default="relu"
+        Keras activation of the hidden layers.
+    dropout : float, default=0.0
+        Dropout rate after each hidden layer (0 disables it).
+    l2 : float, default=0.0
+        L2 penalty on the hidden and output kernels (0 disables it).
+    batch_norm : bool, default=False
+        Batch normalisation between each hidden Dense layer and its activation.
+    augment : bool, default=False
+        Random flips, shifts, rotations and zooms of the 28x28 images, active
+        in training only. Requires ``n_features == 784``.
+    optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd"}, default="adam"
+        Keras optimizer.
+    learning_rate : float, default=0.001
+        Initial learning rate.
+    lr_schedule : {"constant", "cosine"}, default="constant"
+        "cosine" decays the learning rate to zero over ``decay_steps`` steps.
+    decay_steps : int, default=None
+        Steps of the cosine schedule; required when ``lr_schedule="cosine"``.
+    input_mean, input_scale : array-like of shape (n_features,), default=None
+        Input centring and scaling (see :func:`input_scaling`); None means none.
+    seed : int, default=0
+        Seeds every initialiser, dropout and augmentation layer explicitly.
+    jit_compile : bool, default=False
+        Compile the training step with XLA.
+    steps_per_execution : int, default=1
+        Batches run per call into the compiled training step.
+
+    Returns
+    -------
+    model : keras.Model
+        A compiled model whose input is float32 (or uint8) of shape (n, n_features).
+
+    Examples
+    --------
+    >>> from skfashion import build_network
+    >>> model = build_network(784, 10, hidden_layer_sizes="baseline", seed=0)
+    >>> [layer.units for layer in model.layers if hasattr(layer, "units")]
+    [16, 16, 10]
+    """
+    _, keras = import_tensorflow()
+    layers = keras.layers
+    sizes = resolve_hidden_layer_sizes(hidden_layer_sizes)
+    if augment and n_features != IMAGE_SHAPE[0] * IMAGE_SHAPE[1]:
+        raise ValueError(
+            f"augment=True transforms 28x28 images, so X needs 784 features; got "
+            f"{n_features}. Pass Fashion-MNIST images or set augment=False."
+        )
+    regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
+
+    inputs = keras.Input(shape=(n_features,), name="pixels")
+    x = inputs
+    if augment:
+        for layer in _augmentation_layers(keras, seed + 1000):
+            x = layer(x)
+    if input_mean is not None:
+        variance = np.square(np.asarray(input_scale, dtype=np.float32))
+        x = layers.Normalization(
+            mean=np.asarray(input_mean, dtype=np.float32), variance=variance, name="scaling"
+        )(x)
+    for i, units in enumerate(sizes):
+        x = layers.Dense(
+            units,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 10 * i),
+            kernel_regularizer=regularizer,
+            use_bias=not batch_norm,
+            name=f"hidden_{i + 1}",
+        )(x)
+        if batch_norm:
+            x = layers.BatchNormalization(name=f"batch_norm_{i + 1}")(x)
+        x = layers.Activation(activation, name=f"{activation}_{i + 1}")(x)
+        if dropout > 0:
+            x = layers.Dropout(dropout, seed=seed + 10 * i + 1, name=f"dropout_{i + 1}")(x)
+    outputs = layers.Dense(
+        n_classes,
+        activation="softmax",
+        kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 999),
+        kernel_regularizer=regularizer,
+        name="probabilities",
+    )(x)
+    model = keras.Model(inputs, outputs, name="fashion_mlp")
+    model.compile(
+        optimizer=_make_optimizer(keras, optimizer, learning_rate, lr_schedule, decay_steps),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
+    )
+    return model
+
+
+def _make_optimizer(keras, name, learning_rate, lr_schedule, decay_steps):
+    if lr_schedule == "cosine":
+        if not decay_steps:
+            raise ValueError("lr_schedule='cosine' needs decay_steps (training steps).")
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, int(decay_steps))
+    classes = {
+        "adam": keras.optimizers.Adam,
+        "adamw": keras.optimizers.AdamW,
+        "nadam": keras.optimizers.Nadam,
+        "rmsprop": keras.optimizers.RMSprop,
+        "sgd": keras.optimizers.SGD,
+    }
+    return classes[name](learning_rate=learning_rate)
