@@ -5,6 +5,7 @@ Nothing here trains or imports Keras; every rule reads a history mapping
 so it can be checked on hand-written histories.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from numbers import Integral, Real
 
@@ -137,7 +138,7 @@ def diagnose(
     patience=3,
     tol=0.01,
     underfit_accuracy=0.6,
-    restore_best_weights=False,
+    restore_best_weights=None,
 ):
     """Diagnose under- and overfitting from training and validation curves.
 
@@ -156,10 +157,11 @@ def diagnose(
        ``underfit_accuracy``: the network cannot even fit its training data.
     4. **good fit** otherwise.
 
-    With ``restore_best_weights=True`` (Keras' ``EarlyStopping(restore_best_weights=True)``)
-    the model holds the weights of the best epoch, so it is judged there: the
-    final accuracies are read at ``best_epoch`` and it is never overfitting,
-    whatever the validation loss did in the epochs that early stopping waited.
+    After early stopping that restored the best weights (``FashionMLP(early_stopping=True)``,
+    Keras' ``EarlyStopping(restore_best_weights=True)``) the model holds the
+    weights of the best epoch, so it is judged there: the final accuracies are
+    read at ``best_epoch`` and it is never overfitting, whatever the validation
+    loss did in the epochs that early stopping waited.
 
     Parameters
     ----------
@@ -179,8 +181,11 @@ def diagnose(
     underfit_accuracy : float, default=0.6
         Training accuracy under which the model underfits. Chance level on
         the 10 Fashion-MNIST classes is 0.1; small MLPs reach about 0.8.
-    restore_best_weights : bool, default=False
-        Whether the returned model holds the weights of the best epoch.
+    restore_best_weights : bool, default=None
+        Whether the returned model holds the weights of the best epoch. None
+        reads it off a fitted estimator: True when it has ``early_stopping=True``
+        and a ``best_epoch_`` attribute (as :class:`~skfashion.FashionMLP`
+        has), False for a history mapping.
 
     Returns
     -------
@@ -218,6 +223,8 @@ def diagnose(
     L2 regularisation or early stopping. Verdict: overfitting.
     """
     _check_thresholds(min_rise, patience, tol, underfit_accuracy)
+    if restore_best_weights is None:
+        restore_best_weights = _restores_best_weights(history)
     history = as_history(history)
     require_validation(history)
     if "accuracy" not in history:
@@ -277,6 +284,14 @@ def diagnose(
         val_loss_rise=rise,
         diverged_epoch=diverged_epoch,
         restored_best_weights=restored,
+    )
+
+
+def _restores_best_weights(obj):
+    return (
+        not isinstance(obj, Mapping)
+        and bool(getattr(obj, "early_stopping", False))
+        and hasattr(obj, "best_epoch_")
     )
 
 

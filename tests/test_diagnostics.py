@@ -169,6 +169,24 @@ def test_early_stopped_with_restored_weights_is_judged_at_the_best_epoch():
     assert plain.verdict == "overfitting" and plain.final_train_accuracy == pytest.approx(0.93)
 
 
+@pytest.mark.parametrize(
+    "early_stopping, has_best_epoch, restored",
+    [(True, True, True), (False, True, False), (True, False, False), (False, False, False)],
+)
+def test_restored_weights_are_read_off_a_fitted_estimator(early_stopping, has_best_epoch, restored):
+    class Fitted:
+        history_ = EARLY_STOPPED
+
+    fitted = Fitted()
+    fitted.early_stopping = early_stopping
+    if has_best_epoch:
+        fitted.best_epoch_ = 4
+    d = diagnose(fitted)
+    assert d.restored_best_weights is restored
+    assert d.verdict == ("good fit" if restored else "overfitting")
+    assert diagnose(fitted, restore_best_weights=False).verdict == "overfitting"
+
+
 def test_restored_underfitting_model_stays_underfitting():
     d = diagnose(UNDERFITTING, restore_best_weights=True)
     assert d.verdict == "underfitting"
