@@ -7,6 +7,7 @@ message and exit status 1; bad command lines exit with status 2 (argparse).
 """
 
 import argparse
+import os
 import sys
 
 from skfashion import CLASS_NAMES, __version__, fetch_fashion_mnist
@@ -143,6 +144,9 @@ def main(argv=None):
     args = _build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:  # e.g. `skfashion data verify | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (DataNotFoundError, DataIntegrityError, OSError) as exc:
         print(f"skfashion: error: {exc}", file=sys.stderr)
         return 1

@@ -76,7 +76,6 @@ class DataIntegrityError(ValueError):
 
 
 class _IdxSpec(NamedTuple):
-    subset: str
     magic: int
     shape: tuple
     sha256: str
@@ -84,25 +83,21 @@ class _IdxSpec(NamedTuple):
 
 _FILES = {
     "train-images-idx3-ubyte.gz": _IdxSpec(
-        "train",
         2051,
         (60000, 28, 28),
         "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
     ),
     "train-labels-idx1-ubyte.gz": _IdxSpec(
-        "train",
         2049,
         (60000,),
         "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
     ),
     "t10k-images-idx3-ubyte.gz": _IdxSpec(
-        "test",
         2051,
         (10000, 28, 28),
         "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
     ),
     "t10k-labels-idx1-ubyte.gz": _IdxSpec(
-        "test",
         2049,
         (10000,),
         "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
@@ -115,8 +110,8 @@ _PARTS = {
 }
 _SUBSETS = {"train": ("train",), "test": ("test",), "all": ("train", "test")}
 
-# (resolved path, size, mtime_ns) -> True for files whose payload hash matched
-_VERIFIED = {}
+# (resolved path, size, mtime_ns) of the files whose payload hash matched in this process
+_VERIFIED = set()
 
 
 class _Place(NamedTuple):
@@ -257,7 +252,7 @@ def _read_idx(path, name, fix, *, check_hash=True, shown=None):
                 expected_sha256=spec.sha256,
                 actual_sha256=actual,
             )
-        _VERIFIED[key] = True
+        _VERIFIED.add(key)
     return array
 
 
@@ -301,7 +296,7 @@ def _download(name, place):
             raise DataNotFoundError(f"downloading {url} failed: {exc}") from exc
         raise
     stat = target.stat()
-    _VERIFIED[(str(target.resolve()), stat.st_size, stat.st_mtime_ns)] = True
+    _VERIFIED.add((str(target.resolve()), stat.st_size, stat.st_mtime_ns))
     return target
 
 
