@@ -366,11 +366,14 @@ class HistoryDisplay(SaveMixin):
         -------
         display : HistoryDisplay
         """
-        from sklearn.utils.validation import check_is_fitted
+        from sklearn.exceptions import NotFittedError
 
         estimators = _by_name(estimator, name, _is_single_object)
-        for fitted in estimators.values():
-            check_is_fitted(fitted, "history_")
+        for key, fitted in estimators.items():
+            if not hasattr(fitted, "history_"):
+                raise NotFittedError(
+                    f"{type(fitted).__name__} {key or ''} has no history_: call fit first."
+                )
         return cls._from_named(
             estimators,
             metric=metric,

@@ -12,8 +12,10 @@ BAR_COLOR = "#777777"
 
 
 def _as_images(images):
-    """(n, side * side) or (n, height, width) pixels as (n, height, width)."""
+    """(n, side * side), (n, height, width) or (n, height, width, 1) as (n, height, width)."""
     images = np.asarray(images)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        return images[..., 0]
     if images.ndim == 2:
         side = round(np.sqrt(images.shape[1]))
         if side * side != images.shape[1]:
@@ -68,7 +70,7 @@ class PredictionGridDisplay(SaveMixin):
     Parameters
     ----------
     images : array-like of shape (n_images, 784) or (n_images, 28, 28)
-        The images to show.
+        The images to show; a trailing channel axis of size 1 is dropped.
     y_true : array-like of shape (n_images,)
         Their true labels, each one of ``classes``.
     y_proba : array-like of shape (n_images, n_classes)
