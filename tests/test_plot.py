@@ -1,5 +1,6 @@
 """Display objects: what is drawn, checked on the artists of rendered figures."""
 
+import os
 import subprocess
 import sys
 
@@ -351,7 +352,18 @@ def test_japanese_font_family_is_found_among_installed_fonts(monkeypatch):
     monkeypatch.setattr(font_manager.fontManager, "ttflist", fonts)
     assert _base.japanese_font_family() == "IPAGothic"
     monkeypatch.setattr(font_manager.fontManager, "ttflist", fonts[:1])
+    monkeypatch.setattr(font_manager, "findSystemFonts", lambda: [])
     assert _base.japanese_font_family() is None
+
+
+def test_japanese_font_installed_after_matplotlib_cached_its_font_list(monkeypatch):
+    dejavu = font_manager.findfont("DejaVu Sans", fallback_to_default=False)
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", [])
+    monkeypatch.setattr(font_manager, "findSystemFonts", lambda: ["/x/a.ttf", dejavu])
+    monkeypatch.setattr(_base, "JAPANESE_FONT_FILES", (os.path.basename(dejavu),))
+
+    assert _base.japanese_font_family() == "DejaVu Sans"
+    assert [font.fname for font in font_manager.fontManager.ttflist] == [dejavu]
 
 
 def _epoch_frame(history, std=0.02, validation=True):

@@ -51,12 +51,31 @@ JAPANESE_FONT_FAMILIES = (
 )
 
 
+# Their files, to find fonts installed after matplotlib cached its font list.
+JAPANESE_FONT_FILES = (
+    "NotoSansCJK-Regular.ttc",
+    "ipaexg.ttf",
+    "ipag.ttf",
+    "ipagp.ttf",
+    "NotoSansJP-Regular.otf",
+    "TakaoGothic.ttf",
+    "VL-Gothic-Regular.ttf",
+)
+
+
 def japanese_font_family():
     """Name of an installed font family with Japanese glyphs, or None."""
     from matplotlib import font_manager
 
     installed = {font.name for font in font_manager.fontManager.ttflist}
-    return next((name for name in JAPANESE_FONT_FAMILIES if name in installed), None)
+    family = next((name for name in JAPANESE_FONT_FAMILIES if name in installed), None)
+    if family is not None:
+        return family
+    for path in font_manager.findSystemFonts():
+        if os.path.basename(path) in JAPANESE_FONT_FILES:
+            font_manager.fontManager.addfont(path)
+            return font_manager.FontProperties(fname=path).get_name()
+    return None
 
 
 def text_style(lang):
