@@ -355,9 +355,10 @@ def learning_curve_frame(
         Indexed by ``train_size`` (ascending): ``mean_train_score``,
         ``std_train_score``, ``mean_test_score``, ``std_test_score``, ``gap``,
         ``verdict``, ``test_gain`` (mean test score minus that of the previous
-        size) and ``more_data_helps`` (``test_gain > min_gain``; ``<NA>`` on
-        the first row). Its last value answers whether more data would still
-        help: the test score was still rising between the two largest sizes.
+        size) and ``more_data_helps`` (``test_gain > min_gain``, a gain equal
+        to ``min_gain`` up to rounding not counting; ``<NA>`` on the first
+        row). Its last value answers whether more data would still help: the
+        test score was still rising between the two largest sizes.
 
     Examples
     --------
@@ -388,7 +389,9 @@ def learning_curve_frame(
         underfit_score=underfit_score,
     )
     frame["test_gain"] = frame["mean_test_score"].diff()
-    helps = pd.array(frame["test_gain"] > min_gain, dtype="boolean")
+    gain = frame["test_gain"].to_numpy()
+    helps = (gain > min_gain) & ~np.isclose(gain, min_gain, rtol=0, atol=1e-9)
+    helps = pd.array(helps, dtype="boolean")
     if len(helps):
         helps[0] = pd.NA
     frame["more_data_helps"] = helps
