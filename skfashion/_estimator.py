@@ -7,7 +7,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
-from sklearn.utils import ClassifierTags, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -24,8 +24,8 @@ from ._network import (
 )
 from ._tf import import_tensorflow
 
-import_tensorflow()  # before scikeras, which imports TensorFlow loudly
-from scikeras.wrappers import KerasClassifier  # noqa: E402
+_, keras = import_tensorflow()  # before scikeras, which imports TensorFlow loudly
+from scikeras.wrappers import BaseWrapper  # noqa: E402
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "linear")
 _XLA_MIN_SAMPLES = 10_000  # below this, XLA's compile time outweighs what it saves
@@ -37,10 +37,24 @@ def _never(_):
     return False
 
 
-class FashionMLP(KerasClassifier):
+class _EpochWatcher(keras.callbacks.Callback):
+    """Hands each finished epoch to the estimator; keeps early stopping's state."""
+
+    def __init__(self, estimator, on_epoch_end):
+        super().__init__()
+        self.estimator, self.user_hook = estimator, on_epoch_end
+        self.best_loss, self.best_weights, self.waited = np.inf, None, 0
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.estimator._end_epoch(logs or {}, self, self.user_hook):
+            self.model.stop_training = True
+
+
+class FashionMLP(ClassifierMixin, BaseWrapper):
     """Keras multilayer perceptron classifier with per-epoch training and validation history.
 
-    A scikit-learn classifier (built on scikeras' ``KerasClassifier``) for the
+    A scikit-learn classifier (built on scikeras' ``BaseWrapper``) for the
     Fashion-MNIST course exercise: train a dense network on raw pixels, record
     loss and accuracy on the training data and on a validation hold-out after
     every epoch, and compare network sizes and remedies for overfitting
@@ -204,19 +218,15 @@ default="relu"
     _get_param_names = classmethod(BaseEstimator._get_param_names.__func__)
     set_params = BaseEstimator.set_params
     __repr__ = BaseEstimator.__repr__
-    score = ClassifierMixin.score
 
     # scikeras' incremental API bypasses this class' validation and seeding.
-    partial_fit = available_if(_never)(KerasClassifier.partial_fit)
-    initialize = available_if(_never)(KerasClassifier.initialize)
+    partial_fit = available_if(_never)(BaseWrapper.partial_fit)
+    initialize = available_if(_never)(BaseWrapper.initialize)
 
     def __sklearn_tags__(self):
-        # scikeras lists ClassifierMixin after BaseEstimator, so under scikit-learn's
-        # tag API its classifiers report no estimator type; set the tags ourselves.
-        tags = BaseEstimator.__sklearn_tags__(self)
-        tags.estimator_type = "classifier"
-        tags.classifier_tags = ClassifierTags()
-        tags.target_tags.required = True
+        # scikeras' own KerasClassifier lists ClassifierMixin after BaseEstimator, so
+        # under scikit-learn's tag API it is no classifier; here the mixin comes first.
+        tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
 
@@ -224,7 +234,7 @@ default="relu"
         return hasattr(self, "model_")
 
     # ------------------------------------------------------------------ input checks
-    def _check_X(self, X, y=None, *, reset):
+    def _check_X(self, X, y="no_validation", *, reset):
         """Validate X (and y): 2-D numbers or 28x28 images, finite, float32 or uint8."""
         if (
             not hasattr(X, "columns")
@@ -239,8 +249,6 @@ default="relu"
                 )
             X = X.reshape(len(X), -1)
         kwargs = {"dtype": (np.float32, np.uint8), "reset": reset}
-        if y is None:
-            return validate_data(self, X, **kwargs)
         return validate_data(self, X, y, **kwargs)
 
     def _resolve_seed(self):
@@ -316,7 +324,7 @@ default="relu"
         self.classes_, y_encoded = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(
-                f"y has a single class ({self.classes_[0]!r}); a classifier needs at least "
+                f"y has only one class ({self.classes_[0]!r}); a classifier needs at least "
                 "2 classes in the training data."
             )
         if self.augment and self.n_features_in_ != IMAGE_SHAPE[0] * IMAGE_SHAPE[1]:
@@ -365,65 +373,69 @@ default="relu"
         )
 
     def _train(self, X, y, X_val, y_val, seed, on_epoch_end):
-        shuffle_rng = np.random.default_rng(seed)
-        validation = None if X_val is None else (X_val, y_val)
-        history = {}
-        best_loss, best_weights, waited = np.inf, None, 0
-        self.interrupted_ = False
+        tf, keras = import_tensorflow()
+        X_all, y_all = tf.constant(X), tf.constant(y)
+        # Shuffle indices with an op-level seed: reproducible, no global TensorFlow seed.
+        batches = (
+            tf.data.Dataset.range(len(y))
+            .shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
+            .batch(self.batch_size)
+            .map(lambda i: (tf.gather(X_all, i), tf.gather(y_all, i)))
+            .prefetch(2)
+        )
+        self.history_, self.n_iter_, self.interrupted_ = {}, 0, False
+        watcher = _EpochWatcher(self, on_epoch_end)
         start = time.perf_counter()
-        for epoch in range(self.epochs):
-            order = shuffle_rng.permutation(len(y))
-            try:
-                logs = self.model_.fit(
-                    X[order],
-                    y[order],
-                    batch_size=self.batch_size,
-                    epochs=epoch + 1,
-                    initial_epoch=epoch,
-                    shuffle=False,
-                    validation_data=validation,
-                    validation_batch_size=_PREDICT_BATCH_SIZE,
-                    verbose=2 if self.verbose >= 2 else 0,
-                ).history
-            except KeyboardInterrupt:
-                self.interrupted_ = True
-                warnings.warn(
-                    f"Training interrupted (Ctrl-C) during epoch {epoch + 1} of {self.epochs}; "
-                    f"the model keeps its weights and history_ holds the {epoch} completed "
-                    "epochs.",
-                    UserWarning,
-                    stacklevel=3,
-                )
-                break
-            for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-                if key in logs:
-                    history.setdefault(key, []).append(float(logs[key][-1]))
-            epoch_logs = {key: values[-1] for key, values in history.items()}
-            if self.verbose:
-                self._print_epoch(epoch + 1, history, time.perf_counter() - start)
-            if self.early_stopping:
-                if epoch_logs["val_loss"] < best_loss:
-                    best_loss, waited = epoch_logs["val_loss"], 0
-                    best_weights, self.best_epoch_ = self.model_.get_weights(), epoch + 1
-                else:
-                    waited += 1
-            if on_epoch_end is not None and on_epoch_end(epoch + 1, epoch_logs):
-                break
-            if self.early_stopping and waited >= self.patience:
-                break
-            if not np.isfinite(epoch_logs["loss"]):
-                warnings.warn(
-                    f"Training diverged at epoch {epoch + 1} (loss is {epoch_logs['loss']}); "
-                    "stopping. Lower learning_rate or add batch_norm.",
-                    UserWarning,
-                    stacklevel=3,
-                )
-                break
-        if best_weights is not None:
-            self.model_.set_weights(best_weights)
+        try:
+            self.model_.fit(
+                batches,
+                epochs=self.epochs,
+                shuffle=False,
+                validation_data=None if X_val is None else (X_val, y_val),
+                validation_batch_size=_PREDICT_BATCH_SIZE,
+                callbacks=[watcher],
+                verbose=2 if self.verbose >= 2 else 0,
+            )
+        except KeyboardInterrupt:
+            self.interrupted_ = True
+            warnings.warn(
+                f"Training interrupted (Ctrl-C) after {self.n_iter_} of {self.epochs} epochs; "
+                "the model keeps its current weights and history_ holds the completed epochs.",
+                UserWarning,
+                stacklevel=3,
+            )
+        if watcher.best_weights is not None:
+            self.model_.set_weights(watcher.best_weights)
         self.fit_time_ = time.perf_counter() - start
-        self.history_ = history
-        self.n_iter_ = len(history.get("loss", ()))
+
+    def _end_epoch(self, logs, state, on_epoch_end):
+        """Record one epoch; return True to stop training."""
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            if key in logs:
+                self.history_.setdefault(key, []).append(float(logs[key]))
+        self.n_iter_ = epoch = len(self.history_["loss"])
+        epoch_logs = {key: values[-1] for key, values in self.history_.items()}
+        if self.verbose:
+            self._print_epoch(epoch, self.history_, time.perf_counter() - state.start)
+        if not np.isfinite(epoch_logs["loss"]):
+            warnings.warn(
+                f"Training diverged at epoch {epoch} (loss is {epoch_logs['loss']}); "
+                "stopping. Lower learning_rate or add batch_norm.",
+                UserWarning,
+                stacklevel=2,
+            )
+            return True
+        stop = False
+        if self.early_stopping:
+            if epoch_logs["val_loss"] < state.best_loss:
+                state.best_loss, state.waited = epoch_logs["val_loss"], 0
+                state.best_weights, self.best_epoch_ = self.model_.get_weights(), epoch
+            else:
+                state.waited += 1
+                stop = state.waited >= self.patience
+        if on_epoch_end is not None and on_epoch_end(epoch, epoch_logs):
+            stop = True
+        return stop
 
     def _print_epoch(self, epoch, history, elapsed):
         keys = [k for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in history]
@@ -470,4 +482,5 @@ default="relu"
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
