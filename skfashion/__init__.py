@@ -13,6 +13,9 @@ __version__ = "0.1.0"
 _LAZY = {
     "fetch_fashion_mnist": "._datasets",
     "CLASS_NAMES": "._datasets",
+    "verify_fashion_mnist": "._datasets",
+    "DataNotFoundError": "._datasets",
+    "DataIntegrityError": "._datasets",
     "FashionMLP": "._estimator",
     "PRESETS": "._network",
     "build_network": "._network",

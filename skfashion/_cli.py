@@ -10,10 +10,14 @@ import argparse
 import os
 import sys
 
-from skfashion import CLASS_NAMES, __version__, fetch_fashion_mnist
-
-# TODO: import these from `skfashion` once the package root exports them.
-from skfashion._datasets import DataIntegrityError, DataNotFoundError, verify_fashion_mnist
+from skfashion import (
+    CLASS_NAMES,
+    DataIntegrityError,
+    DataNotFoundError,
+    __version__,
+    fetch_fashion_mnist,
+    verify_fashion_mnist,
+)
 
 
 def _build_parser():

@@ -7,6 +7,7 @@ with :func:`save_table` as CSV, Markdown or HTML.
 """
 
 from .._diagnostics import Diagnosis, diagnose
+from .._plot import EpochCurveDisplay, HistoryDisplay, PredictionGridDisplay, style_curve_display
 from ._epoch_curve import epoch_curve
 from ._io import save_table
 from ._tables import (
@@ -19,6 +20,9 @@ from ._tables import (
 
 __all__ = [
     "Diagnosis",
+    "EpochCurveDisplay",
+    "HistoryDisplay",
+    "PredictionGridDisplay",
     "compare",
     "cv_results_frame",
     "diagnose",
@@ -26,5 +30,6 @@ __all__ = [
     "history_frame",
     "learning_curve_frame",
     "save_table",
+    "style_curve_display",
     "validation_curve_frame",
 ]
