@@ -1,0 +1,731 @@
+"""Time FashionMLP against the course's Keras program, scikit-learn and hand-tuned Keras.
+
+Each measurement runs in a fresh Python process (``contenders.py``), so
+TensorFlow's import, memory and XLA caches never leak from one contender to the
+next. Repeats are interleaved (A B C D, A B C D, ...) so that a slow spell on a
+shared machine hits every contender alike; tables report medians with min/max,
+and ratios are computed from medians of the same run.
+
+Sections
+--------
+contenders  FashionMLP() defaults, the course's Keras program as written,
+            MLPClassifier((128,), batch_size=32, max_iter=5) and the best
+            hand-written Keras, on all 60,000 training images for 5 epochs of
+            batch 32; test accuracy on the 10,000 test images, prediction time
+            (first call and warm) and peak memory of each process.
+variants    The hand-written Keras versions tried in search of the fastest.
+units       FashionMLP fit time against network size: two hidden layers of
+            4 ("smaller"), 16 ("baseline"), 64, 128, 512 ("bigger") and 1024
+            units each.
+sizes       FashionMLP() fit time against training-set size.
+grid        GridSearchCV over 3 network sizes x 2 dropout rates, cv=3, on
+            10,000 images, end to end.
+
+Results go to ``performance.json`` (every run's raw numbers, medians, machine
+information) and ``performance.md`` in ``--out``, replaced atomically.
+"""
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORKER = HERE / "contenders.py"
+DEFAULT_OUT = HERE / "results"
+SECTIONS = ("contenders", "variants", "units", "sizes", "grid")
+BUSY_LOAD = 1.5
+SCHEMA_VERSION = 1
+
+CONTENDERS = ("fashion_mlp", "course_keras", "sklearn_mlp", "best_keras")
+CONTENDER_LABELS = {
+    "fashion_mlp": "FashionMLP() defaults",
+    "course_keras": "course's Keras program",
+    "sklearn_mlp": "MLPClassifier((128,), batch_size=32, max_iter=5)",
+    "best_keras": "best hand-written Keras",
+}
+VARIANTS = (
+    "keras_f32",
+    "keras_f32_spe128",
+    "keras_f32_spe128_xla",
+    "keras_f32_spe_epoch_xla",
+    "keras_tfdata_spe_epoch_xla",
+    "keras_uint8_spe_epoch_xla",
+)
+VARIANT_LABELS = {
+    "keras_f32": "float32 NumPy input",
+    "keras_f32_spe128": "float32, steps_per_execution=128",
+    "keras_f32_spe128_xla": "float32, steps_per_execution=128, jit_compile",
+    "keras_f32_spe_epoch_xla": "float32, steps_per_execution=one epoch, jit_compile",
+    "keras_tfdata_spe_epoch_xla": "tf.data shuffle+batch, one epoch per call, jit_compile",
+    "keras_uint8_spe_epoch_xla": "uint8 input + Rescaling layer, one epoch per call, jit_compile",
+}
+PRESET_UNITS = {4: "smaller", 16: "baseline", 512: "bigger"}
+
+FULL = {
+    "n_train": 60_000,
+    "n_test": 10_000,
+    "epochs": 5,
+    "batch_size": 32,
+    "units": (4, 16, 64, 128, 512, 1024),
+    "sizes": (5_000, 10_000, 20_000, 40_000, 60_000),
+    "grid_n_train": 10_000,
+    "grid": {"hidden_layer_sizes": ["smaller", "baseline", "bigger"], "dropout": [0.0, 0.5]},
+    "cv": 3,
+    "variants": VARIANTS,
+}
+QUICK = {
+    "n_train": 2_000,
+    "n_test": 1_000,
+    "epochs": 1,
+    "batch_size": 32,
+    "units": (4, 16),
+    "sizes": (1_000, 2_000),
+    "grid_n_train": 1_000,
+    "grid": {"hidden_layer_sizes": ["smaller"], "dropout": [0.0, 0.5]},
+    "cv": 2,
+    "variants": ("keras_f32", "keras_f32_spe_epoch_xla"),
+}
+GOALS = {
+    "speedup_vs_course_keras": 3.0,
+    "speedup_vs_sklearn_mlp": 1.6,
+    "max_slowdown_vs_best_keras": 1.10,
+    "max_accuracy_gap_points": 0.5,
+    "max_peak_rss_mb": 1500.0,
+    "max_predict_s": 1.0,
+}
+
+
+# ----------------------------------------------------------------------------- planning
+def plan(sections, settings):
+    """The measurements to make, per section: a list of ``(case_name, job)``."""
+    base = {key: settings[key] for key in ("n_train", "n_test", "epochs", "batch_size")}
+    cases = {}
+    for section in sections:
+        if section == "contenders":
+            cases[section] = [(name, {**base, "program": name}) for name in CONTENDERS]
+        elif section == "variants":
+            cases[section] = [(name, {**base, "program": name}) for name in settings["variants"]]
+        elif section == "units":
+            cases[section] = [
+                (
+                    f"{units}+{units}",
+                    {
+                        **base,
+                        "program": "fashion_mlp",
+                        "params": {"hidden_layer_sizes": [units, units]},
+                    },
+                )
+                for units in settings["units"]
+            ]
+        elif section == "sizes":
+            cases[section] = [
+                (str(n), {**base, "program": "fashion_mlp", "n_train": n})
+                for n in settings["sizes"]
+            ]
+        elif section == "grid":
+            cases[section] = [
+                (
+                    "GridSearchCV",
+                    {
+                        **base,
+                        "program": "grid_search",
+                        "n_train": settings["grid_n_train"],
+                        "param_grid": settings["grid"],
+                        "cv": settings["cv"],
+                    },
+                )
+            ]
+    return cases
+
+
+def interleave(cases, repeats):
+    """Run order: every case once per repeat, repeats one after another (A B C, A B C)."""
+    return [(repeat, name, job) for repeat in range(repeats) for name, job in cases]
+
+
+# ----------------------------------------------------------------------------- running
+def run_worker(job, *, timeout):
+    """Run one job in a fresh interpreter; return its result with the process's peak RSS.
+
+    The peak resident set size comes from the kernel's accounting of that one
+    child (``os.wait4``), so it covers the whole process, imports included.
+    A failed or timed-out worker gives ``{"error": ...}``.
+    """
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONWARNINGS="ignore")
+    with tempfile.TemporaryDirectory(prefix="skfashion-bench-") as tmp:
+        result_path, log_path = Path(tmp, "result.json"), Path(tmp, "stderr.log")
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, str(WORKER), json.dumps(job), str(result_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                env=env,
+            )
+            deadline = time.monotonic() + timeout
+            timed_out = False
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    _, status, usage = os.wait4(proc.pid, 0)
+                    timed_out = True
+                    break
+                time.sleep(0.05)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+        peak_rss_mb = usage.ru_maxrss / 1024  # kilobytes on Linux
+        if timed_out:
+            return {"error": f"timed out after {timeout} s", "peak_rss_mb": peak_rss_mb}
+        if proc.returncode != 0 or not result_path.exists():
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-15:]
+            return {
+                "error": f"worker exited with status {proc.returncode}",
+                "stderr_tail": tail,
+                "peak_rss_mb": peak_rss_mb,
+            }
+        result = json.loads(result_path.read_text())
+    result["worker_peak_rss_mb"] = result.pop("peak_rss_mb")
+    result["peak_rss_mb"] = peak_rss_mb
+    return result
+
+
+def _load():
+    return list(os.getloadavg())
+
+
+def wait_for_quiet(max_wait, threshold=BUSY_LOAD):
+    """Wait up to ``max_wait`` seconds for the 1-minute load to drop below ``threshold``."""
+    deadline = time.monotonic() + max_wait
+    while os.getloadavg()[0] > threshold and time.monotonic() < deadline:
+        time.sleep(10)
+    return os.getloadavg()[0] <= threshold
+
+
+# ----------------------------------------------------------------------------- summaries
+METRICS = (
+    "fit_s",
+    "test_accuracy",
+    "predict_first_s",
+    "predict_s",
+    "peak_rss_mb",
+    "rss_before_fit_mb",
+)
+
+
+def summarise(values):
+    """Median, min, max and the raw values of a list of numbers."""
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "runs": list(values),
+    }
+
+
+def summarise_case(name, job, runs):
+    """One table row: the job, its raw runs and a summary of each metric over good runs."""
+    good = [run for run in runs if "error" not in run]
+    row = {"name": name, "job": job, "runs": runs, "n_failed": len(runs) - len(good)}
+    for metric in METRICS:
+        values = [run[metric] for run in good if metric in run]
+        if values:
+            row[metric] = summarise(values)
+    return row
+
+
+def macs_per_image(hidden, n_features=784, n_classes=10):
+    """Multiply-accumulates of one forward pass through a dense network."""
+    widths = [n_features, *hidden, n_classes]
+    return sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
+
+
+def training_gflop(hidden, n_images, epochs):
+    """Training compute, 6 FLOPs per weight per image (forward 2, backward 4), in GFLOP."""
+    return 6 * macs_per_image(hidden) * n_images * epochs / 1e9
+
+
+def contender_ratios(rows):
+    """How many times longer each contender's median fit takes than FashionMLP's."""
+    by_name = {row["name"]: row for row in rows if "fit_s" in row}
+    if "fashion_mlp" not in by_name:
+        return {}
+    ours = by_name["fashion_mlp"]["fit_s"]["median"]
+    others = {name: row for name, row in by_name.items() if name != "fashion_mlp"}
+    return {name: row["fit_s"]["median"] / ours for name, row in others.items()}
+
+
+def check_goals(rows, ratios):
+    """The issue's targets against this run's medians: value, target and whether met."""
+    by_name = {row["name"]: row for row in rows if "fit_s" in row}
+    goals = {}
+
+    def add(key, value, target, met):
+        goals[key] = {"value": value, "target": target, "met": bool(met)}
+
+    if "course_keras" in ratios:
+        add(
+            "speedup_vs_course_keras",
+            ratios["course_keras"],
+            GOALS["speedup_vs_course_keras"],
+            ratios["course_keras"] >= GOALS["speedup_vs_course_keras"],
+        )
+    if "sklearn_mlp" in ratios:
+        add(
+            "speedup_vs_sklearn_mlp",
+            ratios["sklearn_mlp"],
+            GOALS["speedup_vs_sklearn_mlp"],
+            ratios["sklearn_mlp"] >= GOALS["speedup_vs_sklearn_mlp"],
+        )
+    if "best_keras" in ratios:
+        slowdown = 1 / ratios["best_keras"]
+        add(
+            "slowdown_vs_best_keras",
+            slowdown,
+            GOALS["max_slowdown_vs_best_keras"],
+            slowdown <= GOALS["max_slowdown_vs_best_keras"],
+        )
+    ours = by_name.get("fashion_mlp")
+    if ours is None:
+        return goals
+    if "course_keras" in by_name:
+        gap = 100 * (
+            by_name["course_keras"]["test_accuracy"]["median"] - ours["test_accuracy"]["median"]
+        )
+        add(
+            "accuracy_gap_points_vs_course_keras",
+            gap,
+            GOALS["max_accuracy_gap_points"],
+            gap <= GOALS["max_accuracy_gap_points"],
+        )
+    add(
+        "peak_rss_mb",
+        ours["peak_rss_mb"]["max"],
+        GOALS["max_peak_rss_mb"],
+        ours["peak_rss_mb"]["max"] < GOALS["max_peak_rss_mb"],
+    )
+    add(
+        "predict_s",
+        ours["predict_s"]["median"],
+        GOALS["max_predict_s"],
+        ours["predict_s"]["median"] < GOALS["max_predict_s"],
+    )
+    return goals
+
+
+def section_result(section, rows, settings):
+    """A section's rows plus what is derived from them (ratios, compute rates)."""
+    result = {"rows": rows}
+    if section == "contenders":
+        result["ratios"] = contender_ratios(rows)
+        result["goals"] = check_goals(rows, result["ratios"])
+    if section == "units":
+        for row in rows:
+            hidden = row["job"]["params"]["hidden_layer_sizes"]
+            gflop = training_gflop(hidden, row["job"]["n_train"], row["job"]["epochs"])
+            row["gflop"] = gflop
+            if "fit_s" in row:
+                row["gflop_per_s"] = gflop / row["fit_s"]["median"]
+    if section in ("sizes", "contenders", "variants"):
+        for row in rows:
+            if "fit_s" in row:
+                job = row["job"]
+                row["images_per_s"] = job["n_train"] * job["epochs"] / row["fit_s"]["median"]
+    return result
+
+
+# ----------------------------------------------------------------------------- machine
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _memory_gb():
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _version(package):
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _git_commit():
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=HERE,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def machine_info():
+    """CPU, cores, memory and the versions that matter, without importing TensorFlow."""
+    packages = ("skfashion", "numpy", "scikit-learn", "tensorflow", "keras", "scikeras")
+    return {
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "memory_gb": _memory_gb(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "versions": {name: _version(name) for name in packages},
+        "git_commit": _git_commit(),
+    }
+
+
+# ----------------------------------------------------------------------------- output
+def _fmt(value, digits=2):
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _stat(row, metric, digits=2, scale=1.0):
+    if metric not in row:
+        return "failed"
+    s = row[metric]
+    return (
+        f"{s['median'] * scale:.{digits}f} "
+        f"({s['min'] * scale:.{digits}f}-{s['max'] * scale:.{digits}f})"
+    )
+
+
+def markdown_table(headers, rows):
+    """A GitHub-flavoured Markdown table; numbers right-aligned."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---:" for _ in headers) + "|"]
+    lines[1] = "|---|" + "|".join("---:" for _ in headers[1:]) + "|"
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _acc(row):
+    return _fmt(row["test_accuracy"]["median"], 4) if "test_accuracy" in row else "failed"
+
+
+def _contenders_md(result):
+    rows, ratios = result["rows"], result["ratios"]
+    table = [
+        [
+            CONTENDER_LABELS[row["name"]],
+            _stat(row, "fit_s"),
+            "1.00" if row["name"] == "fashion_mlp" else _fmt(ratios.get(row["name"])),
+            _acc(row),
+            _stat(row, "peak_rss_mb", 0),
+        ]
+        for row in rows
+    ]
+    parts = [
+        "## FashionMLP against the course's program, scikit-learn and hand-tuned Keras\n",
+        "Course network (Dense(128) + Dense(10)), Adam, batch 32. Fit time: seconds from the "
+        "raw uint8 arrays to a trained model (scaling, build, compile and `fit`; imports and "
+        "data loading excluded), median (min-max). Speed-up: contender's median / FashionMLP's.\n",
+        markdown_table(
+            ["contender", "fit s", "FashionMLP speed-up", "test accuracy", "peak RSS MB"], table
+        ),
+        "\n### Prediction on the test images\n",
+        markdown_table(
+            ["contender", "first call s", "warm call s", "images/s (warm)"],
+            [
+                [
+                    CONTENDER_LABELS[row["name"]],
+                    _stat(row, "predict_first_s", 3),
+                    _stat(row, "predict_s", 3),
+                    _fmt(row["job"]["n_test"] / row["predict_s"]["median"], 0)
+                    if "predict_s" in row
+                    else "failed",
+                ]
+                for row in rows
+            ],
+        ),
+    ]
+    if result["goals"]:
+        parts += [
+            "\n### The issue's targets\n",
+            markdown_table(
+                ["target", "measured", "goal", "met"],
+                [
+                    [key, _fmt(goal["value"]), _fmt(goal["target"]), "yes" if goal["met"] else "NO"]
+                    for key, goal in result["goals"].items()
+                ],
+            ),
+        ]
+    return "\n".join(parts)
+
+
+def _variants_md(result):
+    return "\n".join(
+        [
+            "## Hand-written Keras versions of the course's network\n",
+            markdown_table(
+                ["version", "fit s", "test accuracy", "peak RSS MB", "warm predict s"],
+                [
+                    [
+                        VARIANT_LABELS.get(row["name"], row["name"]),
+                        _stat(row, "fit_s"),
+                        _acc(row),
+                        _stat(row, "peak_rss_mb", 0),
+                        _stat(row, "predict_s", 3),
+                    ]
+                    for row in result["rows"]
+                ],
+            ),
+        ]
+    )
+
+
+def _units_md(result):
+    table = []
+    for row in result["rows"]:
+        units = row["job"]["params"]["hidden_layer_sizes"][0]
+        name = f"{units}+{units}" + (f" ({PRESET_UNITS[units]})" if units in PRESET_UNITS else "")
+        table.append(
+            [
+                name,
+                _stat(row, "fit_s"),
+                _fmt(row["gflop"], 1),
+                _fmt(row.get("gflop_per_s"), 1),
+                _acc(row),
+            ]
+        )
+    return "\n".join(
+        [
+            "## FashionMLP fit time against network size\n",
+            "Two hidden layers of the same width; all else as `FashionMLP()` defaults. "
+            "GFLOP: training compute, 6 x weights x images x epochs.\n",
+            markdown_table(["hidden units", "fit s", "GFLOP", "GFLOP/s", "test accuracy"], table),
+        ]
+    )
+
+
+def _sizes_md(result):
+    return "\n".join(
+        [
+            "## FashionMLP() fit time against training-set size\n",
+            markdown_table(
+                ["training images", "fit s", "images/s", "test accuracy"],
+                [
+                    [
+                        f"{row['job']['n_train']:,}",
+                        _stat(row, "fit_s"),
+                        _fmt(row.get("images_per_s"), 0),
+                        _acc(row),
+                    ]
+                    for row in result["rows"]
+                ],
+            ),
+        ]
+    )
+
+
+def _grid_md(result):
+    table = []
+    for row in result["rows"]:
+        good = [run for run in row["runs"] if "error" not in run]
+        job = row["job"]
+        grid = " x ".join(f"{key} {values}" for key, values in job["param_grid"].items())
+        table.append(
+            [
+                f"{grid}, cv={job['cv']}, {job['n_train']:,} images",
+                good[0]["n_fits"] if good else "-",
+                _stat(row, "fit_s", 1),
+                good[0]["best_params"] if good else "-",
+                _acc(row),
+            ]
+        )
+    return "\n".join(
+        [
+            "## GridSearchCV over FashionMLP, end to end\n",
+            markdown_table(["search", "fits", "total s", "best params", "test accuracy"], table),
+        ]
+    )
+
+
+RENDER = {
+    "contenders": _contenders_md,
+    "variants": _variants_md,
+    "units": _units_md,
+    "sizes": _sizes_md,
+    "grid": _grid_md,
+}
+
+
+def render_markdown(report):
+    """The report as Markdown: machine, settings, one table per section."""
+    machine, settings = report["machine"], report["settings"]
+    lines = [
+        "# skfashion performance",
+        "",
+        f"Measured {report['date']} on {machine['cpu_model']} "
+        f"({machine['cpus_usable']} usable cores, {machine['memory_gb']} GB), "
+        f"Python {machine['python']}, "
+        + ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v)
+        + f"; commit {machine['git_commit']}.",
+        "",
+        f"{settings['repeats']} interleaved repeats per measurement, each in a fresh process; "
+        f"{settings['n_train']:,} training images, {settings['n_test']:,} test images, "
+        f"{settings['epochs']} epochs, batch {settings['batch_size']}"
+        + (" (**--quick smoke run, not a measurement**)" if settings["quick"] else "")
+        + ".",
+        f"Load average (1, 5, 15 min) before: {_loads(report['load_before'])}; "
+        f"after: {_loads(report['load_after'])}."
+        + (" **The machine was busy: treat the times with care.**" if report["busy"] else ""),
+        "",
+    ]
+    for section, result in report["sections"].items():
+        lines += [RENDER[section](result), ""]
+    return "\n".join(lines)
+
+
+def _loads(values):
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
+def write_atomic(path, text):
+    """Write ``text`` to ``path`` through a temporary file in the same folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ----------------------------------------------------------------------------- command line
+def _sections(text):
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SECTIONS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown section {', '.join(unknown) or repr(text)}; choose from {', '.join(SECTIONS)}"
+        )
+    return names
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python benchmarks/run.py",
+        description=__doc__.split("\n\n")[0]
+        + " Each measurement runs in a fresh process; repeats are interleaved.",
+        epilog="Sections: " + ", ".join(SECTIONS) + ". Writes performance.json and "
+        "performance.md to --out.",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs of each measurement, interleaved (default 3)"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: 2,000 training images, 1 epoch, two points per scaling table",
+    )
+    parser.add_argument(
+        "--only",
+        type=_sections,
+        action="extend",
+        metavar="SECTION[,SECTION]",
+        help="run only these sections (repeatable); default all",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"results folder (default {DEFAULT_OUT})"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=1800, help="seconds allowed per measurement (default 1800)"
+    )
+    parser.add_argument(
+        "--wait-for-quiet",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help=f"wait up to this long for the 1-minute load average to fall below {BUSY_LOAD}",
+    )
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.repeats < 1:
+        build_parser().error("--repeats must be at least 1")
+    sections = [s for s in SECTIONS if s in (args.only or SECTIONS)]
+    settings = dict(QUICK if args.quick else FULL, repeats=args.repeats, quick=args.quick)
+    if args.wait_for_quiet and not wait_for_quiet(args.wait_for_quiet):
+        print(f"note: load average still above {BUSY_LOAD}; measuring anyway", flush=True)
+    load_before = _load()
+    if load_before[0] > BUSY_LOAD:
+        print(f"note: 1-minute load {load_before[0]:.2f} > {BUSY_LOAD}: others are busy")
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "settings": {
+            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()},
+            "sections": sections,
+        },
+        "load_before": load_before,
+        "sections": {},
+    }
+    failures = 0
+    for section, cases in plan(sections, settings).items():
+        runs = {name: [] for name, _ in cases}
+        for repeat, name, job in interleave(cases, args.repeats):
+            job = {**job, "seed": repeat}
+            load = os.getloadavg()[0]
+            result = run_worker(job, timeout=args.timeout)
+            result["repeat"], result["load_1min_before"] = repeat, load
+            runs[name].append(result)
+            failures += "error" in result
+            print(_progress(section, repeat, args.repeats, name, result), flush=True)
+        rows = [summarise_case(name, job, runs[name]) for name, job in cases]
+        report["sections"][section] = section_result(section, rows, settings)
+    report["load_after"] = _load()
+    report["busy"] = max(report["load_before"][0], report["load_after"][0]) > BUSY_LOAD
+    write_atomic(args.out / "performance.json", json.dumps(report, indent=1) + "\n")
+    write_atomic(args.out / "performance.md", render_markdown(report))
+    print(f"wrote {args.out / 'performance.json'} and {args.out / 'performance.md'}")
+    if failures:
+        print(f"{failures} measurement(s) failed; see 'error' in the JSON", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _progress(section, repeat, repeats, name, result):
+    head = f"{section:<10} {repeat + 1}/{repeats} {name:<28}"
+    if "error" in result:
+        return f"{head} FAILED: {result['error']} {' | '.join(result.get('stderr_tail', [])[-3:])}"
+    return (
+        f"{head} fit {result['fit_s']:7.2f} s  accuracy {result['test_accuracy']:.4f}  "
+        f"predict {result['predict_s']:.3f} s  peak RSS {result['peak_rss_mb']:.0f} MB"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
