@@ -49,26 +49,33 @@ def resolve_hidden_layer_sizes(hidden_layer_sizes):
 def input_scaling(X):
     """Per-feature centre and scale learned from training data.
 
-    Features are centred on their mean and divided by their standard deviation.
-    A feature that barely varies in the training data (a corner pixel that is
-    always black) is divided by at least a tenth of the typical feature's
-    spread, so that a rare non-zero value at predict time stays bounded.
+    Features are centred on their mean and divided by their standard deviation,
+    so pixels (0-255) and arbitrary numeric features on any scale work as they
+    are. A feature that is constant in the training data (a corner pixel that
+    is always black) carries no information; it is divided by the typical
+    feature's spread, so that a rare non-zero value at predict time stays
+    bounded.
 
     Returns
     -------
     mean, scale : ndarray of shape (n_features,), float32
     """
     X = np.asarray(X)
-    mean = np.zeros(X.shape[1])
-    sq = np.zeros(X.shape[1])
+    total = np.zeros(X.shape[1])
+    squares = np.zeros(X.shape[1])
+    low = np.full(X.shape[1], np.inf)
+    high = np.full(X.shape[1], -np.inf)
     for start in range(0, X.shape[0], 8192):  # float64 statistics without a float64 copy of X
         chunk = X[start : start + 8192].astype(np.float64)
-        mean += chunk.sum(axis=0)
-        sq += np.square(chunk).sum(axis=0)
-    mean /= X.shape[0]
-    var = np.maximum(sq / X.shape[0] - np.square(mean), 0.0)
-    typical = np.sqrt(var.mean())
-    scale = np.maximum(np.sqrt(var), 0.1 * typical if typical > 0 else 1.0)
+        total += chunk.sum(axis=0)
+        squares += np.square(chunk).sum(axis=0)
+        low = np.minimum(low, chunk.min(axis=0))
+        high = np.maximum(high, chunk.max(axis=0))
+    mean = total / X.shape[0]
+    std = np.sqrt(np.maximum(squares / X.shape[0] - np.square(mean), 0.0))
+    constant = high == low
+    typical = np.sqrt(np.mean(np.square(std[~constant]))) if not constant.all() else 1.0
+    scale = np.where(constant | (std == 0), typical, std)
     return mean.astype(np.float32), scale.astype(np.float32)
 
 

@@ -1,0 +1,434 @@
+"""FashionMLP as a scikit-learn classifier, on small slices of the real Fashion-MNIST data."""
+
+import os
+import pickle
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone, is_classifier
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import log_loss
+from sklearn.model_selection import (
+    GridSearchCV,
+    StratifiedKFold,
+    check_cv,
+    learning_curve,
+    validation_curve,
+)
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils import get_tags
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skfashion import PRESETS, FashionMLP
+
+FAST = dict(hidden_layer_sizes=(16,), epochs=3, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(small_xy):
+    X, y = small_xy
+    return FashionMLP(**FAST, validation_fraction=0.2).fit(X[:500], y[:500])
+
+
+# --------------------------------------------------------------------------- contract
+def test_is_a_classifier_with_current_tags():
+    clf = FashionMLP()
+    assert is_classifier(clf)
+    tags = get_tags(clf)
+    assert tags.estimator_type == "classifier"
+    assert tags.target_tags.required
+    assert not tags.input_tags.allow_nan
+    # so CV on a classifier is stratified, unlike plain scikeras under sklearn >= 1.6
+    assert isinstance(check_cv(3, np.array([0, 1] * 10), classifier=is_classifier(clf)),
+                      StratifiedKFold)
+
+
+def test_init_stores_parameters_unchanged():
+    params = dict(hidden_layer_sizes=[32, 16], dropout=0.25, epochs=7, random_state=3)
+    clf = FashionMLP(**params)
+    for name, value in params.items():
+        assert getattr(clf, name) is value
+    assert clf.get_params()["hidden_layer_sizes"] == [32, 16]
+    with pytest.raises(TypeError):
+        FashionMLP((16,))  # keyword-only
+
+
+def test_set_params_rejects_unknown_names():
+    with pytest.raises(ValueError, match="Invalid parameter 'units'"):
+        FashionMLP().set_params(units=3)
+
+
+EXPECTED_FAILED_CHECKS = {
+    "check_estimator_tags_renamed": (
+        "scikeras' BaseWrapper (a fixed dependency) still defines the pre-1.6 `_more_tags`; "
+        "FashionMLP defines `__sklearn_tags__`, which is what scikit-learn reads."
+    ),
+}
+
+
+@parametrize_with_checks(
+    [FashionMLP(hidden_layer_sizes=(32,), epochs=20, random_state=0)],
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+# --------------------------------------------------------------------------- behaviour
+def test_fitted_attributes(fitted, small_xy):
+    X, y = small_xy
+    assert fitted.n_features_in_ == 784
+    np.testing.assert_array_equal(fitted.classes_, np.arange(10))
+    assert fitted.n_iter_ == 3
+    assert set(fitted.history_) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == 3 for v in fitted.history_.values())
+    assert fitted.history_["loss"][-1] < fitted.history_["loss"][0]
+    assert not fitted.interrupted_
+    assert not hasattr(fitted, "best_epoch_")
+    assert [layer.units for layer in fitted.model_.layers if hasattr(layer, "units")] == [16, 10]
+    proba = fitted.predict_proba(X[500:])
+    assert proba.shape == (100, 10) and proba.dtype == np.float64
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(fitted.predict(X[500:]), proba.argmax(axis=1))
+    assert 0.5 < fitted.score(X[500:], y[500:]) <= 1.0
+
+
+def test_history_without_validation_has_training_keys_only(small_xy):
+    X, y = small_xy
+    clf = FashionMLP(**FAST).fit(X, y)
+    assert set(clf.history_) == {"loss", "accuracy"}
+
+
+def test_validation_data_is_recorded_and_never_trained_on(small_xy):
+    X, y = small_xy
+    clf = FashionMLP(**FAST).fit(X[:400], y[:400], validation_data=(X[400:], y[400:]))
+    assert len(clf.history_["val_loss"]) == 3
+    # the recorded validation loss of the last epoch is the loss of the final model
+    expected = log_loss(y[400:], clf.predict_proba(X[400:]), labels=clf.classes_)
+    assert clf.history_["val_loss"][-1] == pytest.approx(expected, rel=1e-4)
+
+
+def test_validation_fraction_is_a_stratified_holdout(small_xy):
+    X, y = small_xy
+    seen = {}
+
+    def record(epoch, logs):
+        seen[epoch] = logs
+
+    clf = FashionMLP(**FAST, validation_fraction=0.2).fit(X, y, on_epoch_end=record)
+    assert sorted(seen) == [1, 2, 3]
+    assert seen[3]["val_accuracy"] == clf.history_["val_accuracy"][-1]
+    # 600 * 0.2 = 120 held-out images: accuracies are multiples of 1/120
+    val_acc = np.array(clf.history_["val_accuracy"]) * 120
+    np.testing.assert_allclose(val_acc, np.round(val_acc), atol=1e-3)
+
+
+def test_on_epoch_end_can_stop_training(small_xy):
+    X, y = small_xy
+    clf = FashionMLP(**{**FAST, "epochs": 10}).fit(X, y, on_epoch_end=lambda e, logs: e == 2)
+    assert clf.n_iter_ == 2 and len(clf.history_["loss"]) == 2
+
+
+@pytest.mark.parametrize(
+    "preset, units", [(name, list(sizes)) for name, sizes in PRESETS.items()]
+)
+def test_presets_build_the_lecture_networks(small_xy, preset, units):
+    X, y = small_xy
+    clf = FashionMLP(hidden_layer_sizes=preset, epochs=1, random_state=0).fit(X[:200], y[:200])
+    dense = [layer.units for layer in clf.model_.layers if hasattr(layer, "units")]
+    assert dense == units + [10]
+
+
+def test_images_and_flat_pixels_and_dtypes_agree(small_xy):
+    X, y = small_xy
+    flat = FashionMLP(**FAST).fit(X, y)
+    images = FashionMLP(**FAST).fit(X.reshape(-1, 28, 28), y)
+    floats = FashionMLP(**FAST).fit(X.astype(np.float64), y)
+    reference = flat.predict_proba(X[:50])
+    np.testing.assert_array_equal(images.predict_proba(X[:50].reshape(-1, 28, 28)), reference)
+    np.testing.assert_array_equal(floats.predict_proba(X[:50].astype(np.float64)), reference)
+    np.testing.assert_array_equal(flat.predict_proba(X[:50].reshape(-1, 28, 28)), reference)
+
+
+def test_pandas_input_and_string_labels(small_xy):
+    X, y = small_xy
+    names = np.array(["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                      "Shirt", "Sneaker", "Bag", "Ankle boot"])
+    frame = pd.DataFrame(X, columns=[f"pixel_{i}" for i in range(784)])
+    labels = pd.Series(names[y])
+    clf = FashionMLP(**FAST).fit(frame, labels)
+    np.testing.assert_array_equal(clf.classes_, np.sort(names))
+    np.testing.assert_array_equal(clf.feature_names_in_, frame.columns)
+    predicted = clf.predict(frame.iloc[:20])
+    assert set(predicted) <= set(names)
+    assert (predicted == labels.iloc[:20]).mean() > 0.5
+
+
+def test_arbitrary_numeric_features_are_scaled_by_the_network(rng, small_xy):
+    _, y = small_xy
+    # one noisy indicator feature per class, on scales from 1e-4 to 1e4: unscaled, the
+    # small ones would vanish next to the large ones
+    scales = np.logspace(-4, 4, 10)
+    X = (np.eye(10)[y] + rng.normal(0, 0.2, (len(y), 10))) * scales
+    clf = FashionMLP(hidden_layer_sizes=(32,), epochs=10, random_state=0).fit(X, y)
+    assert clf.score(X, y) > 0.95
+
+
+# --------------------------------------------------------------------------- reproducibility
+def test_same_random_state_gives_bitwise_identical_results(small_xy):
+    X, y = small_xy
+    params = dict(hidden_layer_sizes=(32, 16), dropout=0.3, epochs=3, random_state=0,
+                  validation_fraction=0.2)
+    first = FashionMLP(**params).fit(X, y)
+    second = FashionMLP(**params).fit(X, y)
+    np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
+    assert first.history_ == second.history_
+    other = FashionMLP(**{**params, "random_state": 1}).fit(X, y)
+    assert not np.array_equal(first.predict_proba(X), other.predict_proba(X))
+
+
+def test_seeded_fit_leaves_no_global_state(small_xy):
+    X, y = small_xy
+    np_state = np.random.get_state()[1].copy()
+    FashionMLP(**FAST, dropout=0.5).fit(X, y)
+    np.testing.assert_array_equal(np.random.get_state()[1], np_state)
+    from tensorflow.python.framework import config, random_seed
+
+    assert not config.is_op_determinism_enabled()
+
+    assert random_seed.get_seed(None) == (None, None)
+    # unseeded fits afterwards still work and differ from each other
+    a = FashionMLP(hidden_layer_sizes=(16,), epochs=1, dropout=0.5).fit(X, y)
+    b = FashionMLP(hidden_layer_sizes=(16,), epochs=1, dropout=0.5).fit(X, y)
+    assert not np.array_equal(a.predict_proba(X[:20]), b.predict_proba(X[:20]))
+
+
+def test_random_state_instance_is_used_and_advanced(small_xy):
+    X, y = small_xy
+    rs = np.random.RandomState(0)
+    a = FashionMLP(hidden_layer_sizes=(16,), epochs=1, random_state=rs).fit(X, y)
+    b = FashionMLP(hidden_layer_sizes=(16,), epochs=1, random_state=rs).fit(X, y)
+    assert not np.array_equal(a.predict_proba(X[:20]), b.predict_proba(X[:20]))
+    c = FashionMLP(hidden_layer_sizes=(16,), epochs=1,
+                   random_state=np.random.RandomState(0)).fit(X, y)
+    np.testing.assert_array_equal(a.predict_proba(X[:20]), c.predict_proba(X[:20]))
+
+
+# --------------------------------------------------------------------------- persistence
+def test_pickle_joblib_and_clone(fitted, small_xy, tmp_path):
+    X, _ = small_xy
+    expected = fitted.predict_proba(X)
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.predict_proba(X), expected)
+    joblib.dump(fitted, tmp_path / "model.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "model.joblib").predict_proba(X),
+                                  expected)
+    assert restored.history_ == fitted.history_
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params()
+    assert not hasattr(copy, "model_")
+    with pytest.raises(NotFittedError):
+        copy.predict(X)
+
+
+# --------------------------------------------------------------------------- early stopping
+def test_early_stopping_restores_the_best_epoch(fashion_train):
+    X, y = fashion_train.data[:2000], fashion_train.target[:2000]
+    X_val, y_val = fashion_train.data[2000:2500], fashion_train.target[2000:2500]
+    clf = FashionMLP(hidden_layer_sizes="bigger", epochs=30, early_stopping=True, patience=3,
+                     random_state=0)
+    clf.fit(X, y, validation_data=(X_val, y_val))
+    val_loss = np.array(clf.history_["val_loss"])
+    assert clf.n_iter_ < 30, "the overfitting 512+512 network should stop early"
+    assert clf.best_epoch_ == int(np.argmin(val_loss)) + 1
+    assert clf.n_iter_ == clf.best_epoch_ + 3
+    restored = log_loss(y_val, clf.predict_proba(X_val), labels=clf.classes_)
+    assert restored == pytest.approx(val_loss.min(), rel=1e-4)
+
+
+def test_early_stopping_without_validation_is_a_clear_error(small_xy):
+    X, y = small_xy
+    with pytest.raises(ValueError, match="early_stopping=True .* set validation_fraction"):
+        FashionMLP(early_stopping=True).fit(X, y)
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+def test_ctrl_c_stops_training_cleanly(small_xy):
+    X, y = small_xy
+
+    def press_ctrl_c(epoch, logs):
+        if epoch == 2:
+            signal.raise_signal(signal.SIGINT)  # a real SIGINT, as from the keyboard
+
+    clf = FashionMLP(hidden_layer_sizes=(16,), epochs=50, random_state=0)
+    with pytest.warns(UserWarning, match=r"interrupted \(Ctrl-C\) after 2 of 50 epochs"):
+        clf.fit(X, y, on_epoch_end=press_ctrl_c)
+    assert clf.interrupted_
+    assert clf.n_iter_ == 2 and len(clf.history_["loss"]) == 2
+    assert clf.predict(X[:10]).shape == (10,)
+    assert clf.score(X, y) > 0.5
+    # and the estimator can be fitted again normally
+    assert not clf.set_params(epochs=1).fit(X, y).interrupted_
+
+
+# --------------------------------------------------------------------------- bad input
+BAD_INPUT = [
+    ("nan", lambda X, y: (np.where(np.arange(784) == 3, np.nan, X[:20].astype(float)), y[:20]),
+     ValueError, "Input X contains NaN"),
+    ("inf", lambda X, y: (np.where(np.arange(784) == 3, np.inf, X[:20].astype(float)), y[:20]),
+     ValueError, "Input X contains infinity"),
+    ("1-D X", lambda X, y: (X[0], y[:1]), ValueError, "Expected 2D array, got 1D array"),
+    ("empty X", lambda X, y: (X[:0], y[:0]), ValueError, "0 sample"),
+    ("length mismatch", lambda X, y: (X[:20], y[:19]), ValueError,
+     "inconsistent numbers of samples"),
+    ("single class", lambda X, y: (X[:20], np.zeros(20, int)), ValueError,
+     "only one class"),
+    ("wrong image shape", lambda X, y: (X[:20].reshape(20, 28, 28)[:, :27, :], y[:20]),
+     ValueError, "batch of 28x28 images"),
+    ("continuous y", lambda X, y: (X[:20], np.linspace(0, 1, 20)), ValueError,
+     "Unknown label type"),
+    ("strings in X", lambda X, y: (np.array([["a"] * 784] * 20), y[:20]), ValueError,
+     "could not convert|dtype"),
+]
+
+
+@pytest.mark.parametrize("case, make, error, message", BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
+def test_bad_training_data_gives_clear_errors(small_xy, case, make, error, message):
+    X, y = make(*small_xy)
+    with pytest.raises(error, match=message) as info:
+        FashionMLP(epochs=1).fit(X, y)
+    assert "tensorflow" not in str(info.value).lower()
+
+
+BAD_PARAMS = [
+    (dict(hidden_layer_sizes="huge"), "hidden_layer_sizes"),
+    (dict(hidden_layer_sizes=(16, 0)), "positive integers"),
+    (dict(hidden_layer_sizes=(-4,)), "positive integers"),
+    (dict(hidden_layer_sizes=0), "hidden_layer_sizes"),
+    (dict(dropout=1.0), "'dropout' parameter .* range \\[0.0, 1.0\\)"),
+    (dict(dropout=-0.1), "'dropout' parameter"),
+    (dict(epochs=0), "'epochs' parameter"),
+    (dict(validation_fraction=1.0), "'validation_fraction' parameter"),
+    (dict(validation_fraction=-0.2), "'validation_fraction' parameter"),
+    (dict(l2=-1.0), "'l2' parameter"),
+    (dict(batch_size=0), "'batch_size' parameter"),
+    (dict(optimizer="adamax"), "'optimizer' parameter"),
+    (dict(activation="softplus2"), "'activation' parameter"),
+    (dict(learning_rate=0), "'learning_rate' parameter"),
+]
+
+
+@pytest.mark.parametrize("params, message", BAD_PARAMS, ids=[str(p) for p, _ in BAD_PARAMS])
+def test_bad_parameters_fail_fast_with_clear_errors(small_xy, params, message):
+    X, y = small_xy
+    with pytest.raises(ValueError, match=message):
+        FashionMLP(**params).fit(X, y)
+
+
+def test_unknown_preset_names_the_choices(small_xy):
+    X, y = small_xy
+    with pytest.raises(ValueError, match="huge") as info:
+        FashionMLP(hidden_layer_sizes="huge").fit(X, y)
+    for name in PRESETS:
+        assert name in str(info.value)
+
+
+def test_predict_checks_features_and_fit(fitted, small_xy):
+    X, _ = small_xy
+    with pytest.raises(ValueError, match="X has 100 features, but FashionMLP is expecting 784"):
+        fitted.predict(X[:5, :100])
+    with pytest.raises(ValueError, match="batch of 28x28 images"):
+        fitted.predict(X[:5].reshape(5, 4, 196))
+    with pytest.raises(NotFittedError):
+        FashionMLP().predict_proba(X[:5])
+
+
+def test_augment_needs_images(rng):
+    X = rng.normal(size=(40, 10))
+    y = np.arange(40) % 2
+    with pytest.raises(ValueError, match="augment=True .* 784 features"):
+        FashionMLP(augment=True).fit(X, y)
+
+
+def test_validation_data_with_unknown_labels(small_xy):
+    X, y = small_xy
+    with pytest.raises(ValueError, match="labels not seen in y"):
+        FashionMLP(**FAST).fit(X[:300], y[:300], validation_data=(X[300:310], y[300:310] + 10))
+
+
+def test_tiny_validation_fraction_is_explained(small_xy):
+    X, y = small_xy
+    with pytest.raises(ValueError, match="validation_fraction=0.01 .* too few samples"):
+        FashionMLP(validation_fraction=0.01).fit(X[:100], y[:100])
+
+
+# --------------------------------------------------------------------------- model selection
+def test_grid_search_over_units_and_dropout(small_xy):
+    X, y = small_xy
+    search = GridSearchCV(
+        FashionMLP(epochs=4, random_state=0),
+        {"hidden_layer_sizes": ["smaller", "baseline"], "dropout": [0.0, 0.5]},
+        cv=3,
+        return_train_score=True,
+    ).fit(X, y)
+    results = search.cv_results_
+    assert len(results["params"]) == 4
+    assert np.all(results["mean_test_score"] > 0.2)  # 10 classes: chance is 0.1
+    assert search.best_score_ > 0.6
+    # training scores are higher than held-out scores on average
+    assert np.mean(results["mean_train_score"]) > np.mean(results["mean_test_score"])
+    assert search.best_estimator_.n_iter_ == 4
+
+
+def test_validation_curve_over_dropout_and_learning_curve(small_xy):
+    X, y = small_xy
+    base = FashionMLP(hidden_layer_sizes=(64,), epochs=6, random_state=0)
+    train, test = validation_curve(base, X, y, param_name="dropout", param_range=[0.0, 0.8],
+                                   cv=3)
+    assert train.shape == test.shape == (2, 3)
+    assert np.all(test > 0.4)
+    # heavy dropout narrows the gap between training and held-out accuracy
+    gap = train.mean(axis=1) - test.mean(axis=1)
+    assert gap[1] < gap[0]
+    sizes, train, test = learning_curve(base, X, y, train_sizes=[0.3, 1.0], cv=3)
+    assert list(sizes) == [120, 400]
+    assert test.mean(axis=1)[1] > test.mean(axis=1)[0]  # more data helps
+
+
+def test_in_a_pipeline(small_xy):
+    X, y = small_xy
+    pipe = make_pipeline(FunctionTransformer(lambda Z: Z.reshape(-1, 28, 28)), FashionMLP(**FAST))
+    pipe.fit(X, y)
+    assert pipe.score(X, y) > 0.6
+
+
+# --------------------------------------------------------------------------- quiet
+def test_tensorflow_start_up_noise_is_hidden_and_verbose_prints_epochs(tmp_path):
+    script = textwrap.dedent(
+        """
+        from skfashion import FashionMLP, fetch_fashion_mnist
+        X, y = fetch_fashion_mnist(return_X_y=True)
+        FashionMLP(hidden_layer_sizes=(8,), epochs=2, verbose=VERBOSE,
+                   validation_fraction=0.2, random_state=0).fit(X[:300], y[:300])
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "SKFASHION_TF"))}
+    quiet = subprocess.run([sys.executable, "-c", script.replace("VERBOSE", "0")],
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout == ""
+    assert quiet.stderr == ""
+    chatty = subprocess.run([sys.executable, "-c", script.replace("VERBOSE", "1")],
+                            capture_output=True, text=True, env=env, timeout=120)
+    rows = [line for line in chatty.stdout.splitlines() if re.match(r"\s+\d+\s", line)]
+    assert [int(row.split()[0]) for row in rows] == [1, 2]
+    assert "val_accuracy" in chatty.stdout
+    assert chatty.stderr == ""
