@@ -1,14 +1,20 @@
 """The ``skfashion`` command: a thin argparse front end to the public Python API.
 
 Add a command with an ``_add_<command>_parser(commands)`` function that sets
-``func`` to a ``_cmd_<command>_<action>(args) -> int`` function, and call it in
-:func:`_build_parser`. Library errors become one ``skfashion: error: ...``
-message and exit status 1; bad command lines exit with status 2 (argparse).
+``func`` to a ``_cmd_<command>(args) -> int`` function, and call it in
+:func:`_build_parser`. Exit statuses: 0 success; 1 missing or corrupt data,
+unreachable cluster or another system error; 2 bad input, from the command
+line or from the library's parameter checks, always as one
+``skfashion: error: ...`` line; 130 interrupted with Ctrl-C.
 """
 
 import argparse
+import math
 import os
 import sys
+import uuid
+import warnings
+from pathlib import Path
 
 from skfashion import (
     CLASS_NAMES,
@@ -19,15 +25,28 @@ from skfashion import (
     verify_fashion_mnist,
 )
 
+N_TRAIN_IMAGES = 60_000
+TABLE_SUFFIXES = (".csv", ".md", ".markdown", ".html", ".htm")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one ``skfashion: error: ...`` line."""
+
+    def error(self, message):
+        self.exit(2, f"skfashion: error: {message} (see `{self.prog} --help`)\n")
+
 
 def _build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="skfashion",
         description="Fashion-MNIST with Keras MLPs as scikit-learn classifiers.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_data_parser(commands)
+    _add_train_parser(commands)
+    _add_search_parser(commands)
+    _add_study_parser(commands)
     return parser
 
 
@@ -131,6 +150,462 @@ def _cmd_data_fetch(args):
     return 0
 
 
+# ---------------------------------------------------------------------- argument types
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _image_count(text):
+    value = _positive_int(text)
+    if value > N_TRAIN_IMAGES:
+        raise argparse.ArgumentTypeError(
+            f"there are {N_TRAIN_IMAGES:,} training images, got {text!r}"
+        )
+    return value
+
+
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value >= 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _fraction(text):
+    value = _non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def _units(text):
+    """``"512,512"``, ``"512+512"`` or ``"128"`` -> a tuple of unit counts."""
+    parts = text.replace("+", ",").split(",")
+    try:
+        units = tuple(int(part) for part in parts)
+    except ValueError:
+        units = ()
+    if not units or min(units) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected unit counts of the hidden layers such as 128 or 512,512, got {text!r}"
+        )
+    return units
+
+
+def _model_names(text):
+    from skfashion.study import MODEL_NAMES
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in MODEL_NAMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown model name(s) {', '.join(unknown) or repr(text)}; choose from "
+            f"{', '.join(MODEL_NAMES)}"
+        )
+    return names
+
+
+def _table_path(text):
+    if Path(text).suffix.lower() not in TABLE_SUFFIXES:
+        raise argparse.ArgumentTypeError(
+            f"cannot tell the table format of {text!r}; end it in {', '.join(TABLE_SUFFIXES)}"
+        )
+    return Path(text)
+
+
+def _param(text):
+    """``NAME=V1,V2,...`` (or ``NAME=V1;V2`` when values hold commas) -> (name, values)."""
+    name, equals, values = text.partition("=")
+    name = name.strip()
+    if not equals or not name.isidentifier() or not values.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE[,VALUE...] such as dropout=0,0.5, got {text!r}"
+        )
+    return name, [_param_value(value, text) for value in _split_values(values, text)]
+
+
+def _split_values(values, text):
+    separator = ";" if ";" in values else ","
+    parts, depth, current = [], 0, ""
+    for char in values:
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(char, 0)
+        if depth < 0:
+            break
+        if char == separator and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    if depth != 0 or any(not part.strip() for part in parts):
+        raise argparse.ArgumentTypeError(
+            f"cannot read the values of {text!r}: separate them with commas, write unit "
+            "lists as 16+16 or (16,16), and leave no value empty"
+        )
+    return [part.strip() for part in parts]
+
+
+def _param_value(value, text):
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    if value[0] in "([" or "," in value or ("+" in value and value.replace("+", "").isdigit()):
+        try:
+            return _units(value.strip("()[]"))
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"cannot read the unit list {value!r} in {text!r}; write it as 16+16 or (16,16)"
+            ) from None
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+# ---------------------------------------------------------------------- shared options
+def _cluster_options():
+    options = argparse.ArgumentParser(add_help=False)
+    group = options.add_argument_group("parallel training")
+    group.add_argument(
+        "--n-jobs",
+        type=int,
+        metavar="N",
+        help="fits to run at once through joblib (-1: one per core, or per Dask worker)",
+    )
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the fits on the Dask cluster of this scheduler, e.g. tcp://10.0.0.5:8786",
+    )
+    group.add_argument(
+        "--local-cluster",
+        type=_positive_int,
+        metavar="N",
+        help="start a local Dask cluster of N single-threaded worker processes "
+        "(--scheduler and --local-cluster set --n-jobs to -1 unless it is given)",
+    )
+    return options
+
+
+def _compute_backend(args):
+    """The Dask backend the arguments ask for, or a context that does nothing."""
+    import contextlib
+
+    if args.scheduler is None and args.local_cluster is None:
+        return contextlib.nullcontext()
+    if args.scheduler is not None and args.local_cluster is not None:
+        raise ValueError("give either --scheduler or --local-cluster, not both")
+    from skfashion._parallel import compute_backend
+
+    if args.n_jobs is None:
+        args.n_jobs = -1
+    return compute_backend(scheduler=args.scheduler, n_workers=args.local_cluster)
+
+
+# ---------------------------------------------------------------------- train
+def _add_train_parser(commands):
+    train = commands.add_parser(
+        "train",
+        help="train one network and diagnose it",
+        description="Train one FashionMLP on Fashion-MNIST, print its per-epoch table, its "
+        "diagnosis (best number of epochs, validation accuracy there, overfitting) and its "
+        "accuracy on the 10,000 test images.",
+    )
+    network = train.add_mutually_exclusive_group()
+    network.add_argument(
+        "--preset",
+        choices=["tutorial", "smaller", "baseline", "bigger"],
+        help="named network: tutorial 128, smaller 4,4, baseline 16,16, bigger 512,512 "
+        "(default: tutorial)",
+    )
+    network.add_argument(
+        "--units", type=_units, metavar="N[,N...]", help="units per hidden layer, e.g. 512,512"
+    )
+    train.add_argument("--dropout", type=_fraction, default=0.0, metavar="RATE")
+    train.add_argument("--l2", type=_non_negative_float, default=0.0, metavar="PENALTY")
+    train.add_argument("--augment", action="store_true", help="random flips, shifts, rotations")
+    train.add_argument("--batch-norm", action="store_true")
+    train.add_argument("--epochs", type=_positive_int, default=5, metavar="N", help="default: 5")
+    train.add_argument("--batch-size", type=_positive_int, default=32, metavar="N")
+    train.add_argument("--learning-rate", type=_non_negative_float, default=0.001, metavar="LR")
+    train.add_argument(
+        "--validation-fraction",
+        type=_fraction,
+        default=0.2,
+        metavar="F",
+        help="fraction of the images held out for validation (default: 0.2; 0: none)",
+    )
+    train.add_argument("--early-stopping", action="store_true")
+    train.add_argument("--patience", type=_positive_int, default=5, metavar="N")
+    train.add_argument(
+        "--subset-size",
+        type=_image_count,
+        default=N_TRAIN_IMAGES,
+        metavar="N",
+        help="train on the first N training images (default: all 60,000)",
+    )
+    train.add_argument("--random-state", type=int, default=0, metavar="SEED")
+    train.add_argument("--lang", choices=["en", "ja"], default="en", help="of the diagnosis")
+    train.add_argument(
+        "--save", type=Path, metavar="PATH", help="write the fitted classifier with joblib.dump"
+    )
+    train.set_defaults(func=_cmd_train)
+
+
+def _cmd_train(args):
+    from skfashion import FashionMLP
+    from skfashion.report import diagnose
+
+    estimator = FashionMLP(
+        hidden_layer_sizes=args.units or args.preset or "tutorial",
+        dropout=args.dropout,
+        l2=args.l2,
+        batch_norm=args.batch_norm,
+        augment=args.augment,
+        learning_rate=args.learning_rate,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation_fraction=args.validation_fraction,
+        early_stopping=args.early_stopping,
+        patience=args.patience,
+        random_state=args.random_state,
+        verbose=1,
+    )
+    estimator._validate_params()
+    if args.early_stopping and args.validation_fraction == 0:
+        raise ValueError("--early-stopping needs validation data: set --validation-fraction > 0")
+    if args.save is not None and not args.save.parent.is_dir():
+        raise ValueError(f"cannot save to {str(args.save)!r}: its folder does not exist")
+    X, y = fetch_fashion_mnist(subset="train", return_X_y=True)
+    X_test, y_test = fetch_fashion_mnist(subset="test", return_X_y=True)
+    n = args.subset_size
+    print(f"{estimator!r}\non {n:,} training images", end="")
+    if args.validation_fraction:
+        n_val = math.ceil(args.validation_fraction * n)
+        print(f" ({n - n_val:,} for training, {n_val:,} for validation)", end="")
+    print(flush=True)
+    estimator.fit(X[:n], y[:n])
+    print()
+    if args.validation_fraction:
+        print(diagnose(estimator).summary(language=args.lang))
+    accuracy = estimator.score(X_test, y_test)
+    print(f"\nTest accuracy ({len(y_test):,} test images): {accuracy:.4f}")
+    if args.save is not None:
+        _dump(estimator, args.save)
+        print(f"Saved the fitted classifier to {args.save}")
+    return 0
+
+
+def _dump(estimator, path):
+    import joblib
+
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        joblib.dump(estimator, temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------------- search
+def _add_search_parser(commands):
+    search = commands.add_parser(
+        "search",
+        parents=[_cluster_options()],
+        help="grid search over FashionMLP parameters",
+        description="Grid search (GridSearchCV with training scores) over FashionMLP "
+        "parameters on the first training images; prints the table of "
+        "skfashion.report.cv_results_frame, best first, with the training-validation gap and "
+        "a verdict per candidate.",
+        epilog="Example: skfashion search --param hidden_layer_sizes=smaller,baseline,bigger "
+        "--param dropout=0,0.5 --cv 3 --epochs 5 --subset-size 3000. Values: numbers, "
+        "true/false, none, preset names, unit lists as 16+16 or (16,16); separate values with "
+        "commas, or with semicolons to write unit lists as 16,16 (NAME='16,16;512,512').",
+    )
+    search.add_argument(
+        "--param",
+        type=_param,
+        action="append",
+        required=True,
+        metavar="NAME=VALUES",
+        help="a FashionMLP parameter and the values to try (repeat for more parameters)",
+    )
+    search.add_argument("--cv", type=_positive_int, default=3, metavar="N", help="default: 3")
+    search.add_argument("--epochs", type=_positive_int, default=5, metavar="N", help="default: 5")
+    search.add_argument(
+        "--subset-size",
+        type=_image_count,
+        default=3000,
+        metavar="N",
+        help="search on the first N training images (default: 3,000)",
+    )
+    search.add_argument("--random-state", type=int, default=0, metavar="SEED")
+    search.add_argument(
+        "--out", type=_table_path, metavar="PATH", help="also save the table (.csv, .md, .html)"
+    )
+    search.set_defaults(func=_cmd_search)
+
+
+def _param_grid(params, estimator):
+    from sklearn.base import clone
+    from sklearn.model_selection import ParameterGrid
+
+    from skfashion._network import resolve_hidden_layer_sizes
+
+    grid, known = {}, sorted(estimator.get_params())
+    for name, values in params:
+        if name not in known:
+            raise ValueError(f"unknown parameter {name!r}; FashionMLP's are {', '.join(known)}")
+        if name in grid:
+            raise ValueError(f"--param {name} is given twice; list all its values in one --param")
+        grid[name] = values
+    for candidate in ParameterGrid(grid):
+        checked = clone(estimator).set_params(**candidate)
+        checked._validate_params()
+        resolve_hidden_layer_sizes(checked.hidden_layer_sizes)
+    return grid
+
+
+def _cmd_search(args):
+    from sklearn.model_selection import GridSearchCV
+
+    from skfashion import FashionMLP
+    from skfashion.report import cv_results_frame, save_table
+
+    estimator = FashionMLP(epochs=args.epochs, random_state=args.random_state)
+    grid = _param_grid(args.param, estimator)
+    X, y = fetch_fashion_mnist(subset="train", return_X_y=True)
+    n = args.subset_size
+    search = GridSearchCV(
+        estimator,
+        grid,
+        cv=args.cv,
+        return_train_score=True,
+        refit=False,
+        error_score="raise",
+        n_jobs=args.n_jobs,
+    )
+    n_candidates = math.prod(len(values) for values in grid.values())
+    print(
+        f"{n_candidates} candidate(s) x {args.cv} folds on {n:,} training images, "
+        f"{args.epochs} epoch(s) per fit",
+        flush=True,
+    )
+    with _compute_backend(args):
+        search.fit(X[:n], y[:n])
+    frame = cv_results_frame(search)
+    print(frame.to_string(float_format=lambda value: f"{value:.3f}"))
+    if args.out is not None:
+        save_table(frame, args.out)
+        print(f"Saved the table to {args.out}")
+    return 0
+
+
+# ---------------------------------------------------------------------- study
+def _add_study_parser(commands):
+    study = commands.add_parser(
+        "study",
+        parents=[_cluster_options()],
+        help="the course's exercise end to end, written up as a report",
+        description="Train the tutorial network, compare network sizes (smaller, baseline, "
+        "bigger), cure the overfitting of bigger (dropout, L2, both, data augmentation, early "
+        "stopping), and write a report: report.md, a self-contained report.html, PNG figures "
+        "and CSV tables.",
+    )
+    study.add_argument(
+        "--quick",
+        action="store_true",
+        help="a small run for trying things out: 2,000 images and 8 epochs (under a minute)",
+    )
+    study.add_argument(
+        "--epochs",
+        type=_positive_int,
+        metavar="N",
+        help="epochs of the size comparison and remedies (default: 20, 8 with --quick)",
+    )
+    study.add_argument(
+        "--models",
+        type=_model_names,
+        metavar="NAME[,NAME...]",
+        help="train only these: tutorial, smaller, baseline, bigger, bigger+dropout, bigger+l2, "
+        "bigger+dropout+l2, bigger+augment, bigger+early_stopping (default: all)",
+    )
+    study.add_argument(
+        "--subset-size",
+        type=_image_count,
+        metavar="N",
+        help="training images of the size comparison and remedies (default: 6,000, 2,000 "
+        "with --quick)",
+    )
+    study.add_argument("--random-state", type=int, default=0, metavar="SEED", help="default: 0")
+    study.add_argument(
+        "--out",
+        type=Path,
+        default=Path("skfashion-report"),
+        metavar="DIR",
+        help="report folder, replaced when the run is complete (default: skfashion-report)",
+    )
+    study.add_argument("--lang", choices=["en", "ja"], default="en", help="of the report")
+    study.add_argument(
+        "--verbose", action="store_true", help="print a table row per epoch of every model"
+    )
+    study.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        default=None,
+        help="no progress bar (shown by default when standard error is a terminal)",
+    )
+    study.set_defaults(func=_cmd_study)
+
+
+def _cmd_study(args):
+    from skfashion.study import run_study
+
+    with _compute_backend(args):
+        result = run_study(
+            out=args.out,
+            quick=args.quick,
+            epochs=args.epochs,
+            models=args.models,
+            subset_size=args.subset_size,
+            random_state=args.random_state,
+            lang=args.lang,
+            verbose=int(args.verbose),
+            progress=args.progress,
+            n_jobs=args.n_jobs,
+        )
+    print()
+    print(result.summary_frame().to_string(float_format=lambda value: f"{value:.3f}"))
+    print(
+        f"\nReport in {result.out}{os.sep}: report.md, report.html and "
+        f"{len(result.files) - 2} more files ({result.run_time:.1f} s)."
+    )
+    return 0
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"skfashion: warning: {message}", file=sys.stderr)
+
+
+def _one_line(exc):
+    return " ".join(str(exc).split())
+
+
 def main(argv=None):
     """Run the ``skfashion`` command line; return its exit status.
 
@@ -142,18 +617,26 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success, 1 when the data is missing or corrupt. A bad command
-        line raises :class:`SystemExit` with status 2, as argparse does.
+        0 on success; 1 when the data is missing or corrupt, a cluster cannot
+        be reached or another system error occurs; 2 for invalid parameters;
+        130 after Ctrl-C. A bad command line raises :class:`SystemExit` with
+        status 2. Every error is one ``skfashion: error: ...`` line on
+        standard error.
     """
     args = _build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except BrokenPipeError:  # e.g. `skfashion data verify | head`
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-    except (DataNotFoundError, DataIntegrityError, OSError) as exc:
-        print(f"skfashion: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("skfashion: interrupted", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return args.func(args)
+        except BrokenPipeError:  # e.g. `skfashion data verify | head`
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+        except (DataNotFoundError, DataIntegrityError, OSError, ImportError) as exc:
+            print(f"skfashion: error: {_one_line(exc)}", file=sys.stderr)
+            return 1
+        except ValueError as exc:
+            print(f"skfashion: error: {_one_line(exc)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("skfashion: interrupted", file=sys.stderr)
+            return 130
