@@ -260,19 +260,20 @@ def _param_value(value, text):
         return lowered == "true"
     if lowered == "none":
         return None
-    if value[0] in "([" or "," in value or ("+" in value and value.replace("+", "").isdigit()):
-        try:
-            return _units(value.strip("()[]"))
-        except argparse.ArgumentTypeError:
-            raise argparse.ArgumentTypeError(
-                f"cannot read the unit list {value!r} in {text!r}; write it as 16+16 or (16,16)"
-            ) from None
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
+    if value[0] not in "([" and "," not in value:
+        for kind in (int, float):
+            try:
+                return kind(value)
+            except ValueError:
+                pass
+        if "+" not in value:
+            return value
+    try:
+        return _units(value.strip("()[]"))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"cannot read the unit list {value!r} in {text!r}; write it as 16+16 or (16,16)"
+        ) from None
 
 
 # ---------------------------------------------------------------------- shared options

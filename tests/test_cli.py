@@ -1,0 +1,188 @@
+"""`skfashion train | search | study` on small real slices, and bad input as one line, exit 2."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import joblib
+import pandas as pd
+import pytest
+
+from skfashion._cli import _param, main
+
+SEARCH = ["search", "--param", "hidden_layer_sizes=8,16+16", "--cv", "2", "--epochs", "1"]
+SEARCH += ["--subset-size", "400"]
+
+
+def _status(argv):
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def _installed_command():
+    command = Path(sys.executable).parent / "skfashion"
+    return str(command) if command.exists() else shutil.which("skfashion")
+
+
+def test_train_prints_epochs_diagnosis_and_test_accuracy(tmp_path, capsys, fashion_test):
+    path = tmp_path / "mlp.joblib"
+    argv = ["train", "--subset-size", "600", "--epochs", "2", "--units", "16", "--lang", "ja"]
+    assert main([*argv, "--save", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "480 for training, 120 for validation" in out
+    rows = re.findall(r"^ +(\d+) +[0-9.]+\*? ", out, flags=re.MULTILINE)
+    assert rows == ["1", "2"]
+    assert "最適なエポック数は" in out  # the diagnosis, in Japanese
+    printed = float(re.search(r"Test accuracy \(10,000 test images\): ([0-9.]+)", out)[1])
+
+    estimator = joblib.load(path)
+    assert estimator.hidden_layer_sizes == (16,) and estimator.n_iter_ == 2
+    assert estimator.validation_fraction == 0.2 and estimator.random_state == 0
+    assert estimator.score(fashion_test.data, fashion_test.target) == pytest.approx(
+        printed, abs=5e-5
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["mlp.joblib"]  # no temporary file left
+
+
+@pytest.fixture(scope="module")
+def serial_search(tmp_path_factory):
+    path = tmp_path_factory.mktemp("search") / "table.csv"
+    assert main([*SEARCH, "--out", str(path)]) == 0
+    return pd.read_csv(path)
+
+
+def test_search_prints_and_saves_the_cv_results_table(serial_search, capsys):
+    table = serial_search
+    assert sorted(table["hidden_layer_sizes"].astype(str)) == ["16+16", "8"]
+    assert sorted(table["rank_test_score"]) == [1, 2]
+    assert table["mean_test_score"].is_monotonic_decreasing  # best first
+    assert table["gap"].to_numpy() == pytest.approx(
+        (table["mean_train_score"] - table["mean_test_score"]).to_numpy()
+    )
+    assert set(table["verdict"]) <= {"overfitting", "underfitting", "good fit"}
+    assert table["mean_test_score"].between(0.1, 1).all()
+
+
+def test_search_on_a_local_dask_cluster_gives_the_serial_scores(serial_search, tmp_path):
+    pytest.importorskip("distributed")
+    pytest.importorskip("skfashion._parallel")
+    path = tmp_path / "table.csv"
+    assert main([*SEARCH, "--local-cluster", "1", "--out", str(path)]) == 0
+    scores = ["hidden_layer_sizes", "mean_test_score", "mean_train_score", "rank_test_score"]
+    pd.testing.assert_frame_equal(pd.read_csv(path)[scores], serial_search[scores])
+
+
+def test_study_scheduler_runs_models_through_joblib(tmp_path, monkeypatch, capsys):
+    """--scheduler opens compute_backend there and trains the models with n_jobs=-1."""
+    import contextlib
+
+    pytest.importorskip("skfashion._parallel")
+    calls = []
+
+    @contextlib.contextmanager
+    def compute_backend(scheduler=None, n_workers=None):
+        calls.append((scheduler, n_workers))
+        with joblib.parallel_backend("threading", n_jobs=2):
+            yield None
+
+    monkeypatch.setattr("skfashion._parallel.compute_backend", compute_backend)
+    out = tmp_path / "report"
+    argv = ["study", "--quick", "--models", "smaller,baseline", "--epochs", "1", "--no-progress"]
+    assert main([*argv, "--scheduler", "tcp://10.0.0.5:8786", "--out", str(out)]) == 0
+    assert calls == [("tcp://10.0.0.5:8786", None)]
+    record = json.loads((out / "study.json").read_text())
+    assert record["settings"]["n_jobs"] == -1
+    assert sorted(record["test_accuracy"]) == ["baseline", "smaller"]
+    assert "baseline" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("dropout=0,0.5", ("dropout", [0, 0.5])),
+        (
+            "hidden_layer_sizes=smaller,16+16,(32,32)",
+            ("hidden_layer_sizes", ["smaller", (16, 16), (32, 32)]),
+        ),
+        ("hidden_layer_sizes=16,16;512,512", ("hidden_layer_sizes", [(16, 16), (512, 512)])),
+        ("hidden_layer_sizes=128", ("hidden_layer_sizes", [128])),
+        ("augment=true,False", ("augment", [True, False])),
+        ("learning_rate=1e-3,0.01", ("learning_rate", [0.001, 0.01])),
+        ("random_state=none,7", ("random_state", [None, 7])),
+        ("optimizer = adam, sgd", ("optimizer", ["adam", "sgd"])),
+    ],
+)
+def test_param_values_are_parsed_sensibly(text, expected):
+    name, values = _param(text)
+    assert (name, values) == expected
+    assert [type(v) for v in values] == [type(v) for v in expected[1]]
+
+
+def test_study_quick_with_verbose_table(tmp_path, capsys):
+    out = tmp_path / "report"
+    argv = ["study", "--quick", "--models", "smaller", "--epochs", "2", "--random-state", "3"]
+    assert main([*argv, "--out", str(out), "--verbose", "--no-progress"]) == 0
+    stdout = capsys.readouterr().out
+    assert "smaller: 4+4 units, 2,000 training images, 2 epochs" in stdout
+    assert re.search(r"^ +epoch +loss +accuracy +val_loss +val_accuracy", stdout, re.MULTILINE)
+    summary = re.search(
+        r"^smaller +4\+4 +2 +(\d) +([0-9.]+) +(\w[\w ]*?) +([0-9.]+)$", stdout, re.MULTILINE
+    )
+    record = json.loads((out / "study.json").read_text())
+    assert record["settings"]["random_state"] == 3 and record["settings"]["models"] == ["smaller"]
+    assert float(summary[4]) == pytest.approx(record["test_accuracy"]["smaller"], abs=5e-4)
+    assert summary[3] == record["verdicts"]["smaller"]
+    assert f"Report in {out}" in stdout
+    assert not (out / "tutorial_history.png").exists() and (out / "size_comparison.png").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["study", "--models", "bigger,huge"], "unknown model name(s) huge"),
+        (["search", "--param", "dropout"], "expected NAME=VALUE"),
+        (["search", "--param", "hidden_layer_sizes=(16,16"], "cannot read the values"),
+        (["search", "--param", "hidden_layer_sizes=16+x"], "cannot read the unit list"),
+        (["search", "--param", "hidden_layer_sizes=huge"], "'hidden_layer_sizes' parameter"),
+        (["search", "--param", "colour=red"], "unknown parameter 'colour'"),
+        (["search", "--param", "dropout=0,1.5"], "'dropout' parameter of FashionMLP"),
+        (["search", "--param", "dropout=0", "--param", "dropout=0.5"], "given twice"),
+        (["search", "--param", "dropout=0", "--out", "table.xlsx"], "table format"),
+        (["train", "--epochs", "-3"], "expected a positive integer, got '-3'"),
+        (["train", "--units", "512,abc"], "expected unit counts"),
+        (["train", "--units", "0"], "expected unit counts"),
+        (["train", "--preset", "bigger", "--units", "16"], "not allowed with argument"),
+        (["train", "--early-stopping", "--validation-fraction", "0"], "needs validation data"),
+        (["train", "--subset-size", "70000"], "60,000 training images"),
+        (["train", "--subset-size", "12"], "too few samples"),
+        (["study", "--scheduler", "tcp://x:1", "--local-cluster", "2"], "not both"),
+        (["study", "--out", "{file}"], "is not a folder"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, words, tmp_path, capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    argv = [arg.replace("{file}", str(a_file)) for arg in argv]
+    assert _status(argv) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("skfashion: error: ")
+    assert words in lines[0]
+    assert "Traceback" not in captured.err + captured.out
+    assert a_file.read_text() == ""
+
+
+def test_installed_command_reports_bad_input_without_traceback():
+    command = _installed_command()
+    assert command, "install the project: pip install -e . --no-deps"
+    done = subprocess.run(
+        [command, "study", "--models", "huge"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("skfashion: error: argument --models: unknown model name")
+    assert done.stderr.count("\n") == 1 and done.stdout == ""
