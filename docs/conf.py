@@ -5,6 +5,9 @@ anything. Pages that other work produces later (the study report and its
 figures in ``study/``, the benchmark results, ``dask.md``, ``accuracy.md``)
 appear when their files exist and are left out quietly when they do not; see
 ``_ext/optional_content.py``.
+
+Build with ``python -m sphinx -W -b html docs docs/_build/html`` (the test
+``tests/test_docs.py`` builds with ``-W --keep-going``).
 """
 
 import sys
