@@ -19,6 +19,7 @@ from ._plot._base import text_style
 from .report import save_table
 
 N_PREDICTION_IMAGES = 15
+N_TRAIN_IMAGES = 60_000
 FIGURE_DPI = 100
 
 # One colour per model in every figure ("C7", grey, is left for the legend's line styles).
@@ -138,6 +139,15 @@ TEXT = {
         "early_stopping": "early stopping (patience {patience})",
         "images": "{n_train:,} training and {n_val:,} validation images (the first {n:,} of "
         "the training set), {epochs} epochs",
+        "images_all": "{n_train:,} training and {n_val:,} validation images (all {n:,} of the "
+        "training set), {epochs} epochs",
+        "colon": ": ",
+        "clause_sep": "; ",
+        "paren": " ({})",
+        "true": "yes",
+        "false": "no",
+        "seed_value": "{random_state} (seed {seed})",
+        "serial": "None (one model after another)",
         "files_heading": "Files",
         "file:report.md": "this report in Markdown",
         "file:report.html": "this report as one self-contained web page",
@@ -271,6 +281,15 @@ TEXT = {
         "early_stopping": "早期終了（patience {patience}）",
         "images": "学習用 {n_train:,} 枚・検証用 {n_val:,} 枚（訓練データの先頭 {n:,} 枚）、"
         "{epochs} エポック",
+        "images_all": "学習用 {n_train:,} 枚・検証用 {n_val:,} 枚（訓練データ {n:,} 枚すべて）、"
+        "{epochs} エポック",
+        "colon": "：",
+        "clause_sep": "。",
+        "paren": "（{}）",
+        "true": "はい",
+        "false": "いいえ",
+        "seed_value": "{random_state}（シード {seed}）",
+        "serial": "None（1 モデルずつ順に学習）",
         "files_heading": "ファイル",
         "file:report.md": "このレポート（Markdown）",
         "file:report.html": "このレポート（1 ファイルで完結する Web ページ）",
@@ -389,8 +408,10 @@ def _figure_text(key, lang):
 def _history_figure(estimators, title, lang, path):
     from matplotlib.figure import Figure
 
+    from ._plot._base import legend_prop
+
     _, font = text_style(lang)
-    figure = Figure(figsize=(12, 4.6), layout="constrained")
+    figure = Figure(figsize=(13, 4.6), layout="constrained")
     ax_accuracy, ax_loss = figure.subplots(1, 2)
     colors = {name: COLORS[name] for name in estimators}
     legend = "full" if len(estimators) == 1 else "compact"
@@ -404,6 +425,11 @@ def _history_figure(estimators, title, lang, path):
             colors=colors,
         )
         ax.grid(alpha=0.3)
+    if len(estimators) > 1:  # one legend beside both panels, where it hides no curve
+        handles = display.legend_.legend_handles
+        labels = [text.get_text() for text in display.legend_.get_texts()]
+        display.legend_.remove()
+        figure.legend(handles, labels, loc="outside right upper", prop=legend_prop(font))
     figure.suptitle(title, **font)
     display.save(path, dpi=FIGURE_DPI)
 
@@ -628,7 +654,7 @@ def _build(result, files, text):
     document.table(_settings_table(result, text), text["settings_caption"])
     document.heading(2, text["files_heading"])
     written = files + [FILES["report_md"], FILES["report_html"], FILES["study_json"]]
-    document.bullets(f"`{name}`: {text['file:' + name]}" for name in written)
+    document.bullets(f"`{name}`{text['colon']}{text['file:' + name]}" for name in written)
     return document
 
 
@@ -639,15 +665,17 @@ def _model_section(document, result, name, text):
     verdict = text[f"verdict:{diagnosis.verdict}"]
     answer = text["yes"] if diagnosis.overfitting else text["no"]
     n_test = len(result.test_proba[name])
+    colon = text["colon"]
     document.bullets(
         [
-            f"{text['network']}: {_network(name, result, text)}",
-            f"{text['best_epochs']}: "
+            f"{text['network']}{colon}{_network(name, result, text)}",
+            f"{text['best_epochs']}{colon}"
             + text["best_epochs_value"].format(best=best, epochs=diagnosis.epochs_run),
-            f"{text['val_accuracy']}: **{diagnosis.best_val_accuracy:.3f}**",
-            f"{text['overfitting']}: **{answer}** ({text['verdict']}: {verdict})",
-            f"{text['test_accuracy'].format(n=n_test)}: **{result.test_accuracy[name]:.3f}**",
-            f"{text['fit_time']}: {_duration(estimator.fit_time_, text)}",
+            f"{text['val_accuracy']}{colon}**{diagnosis.best_val_accuracy:.3f}**",
+            f"{text['overfitting']}{colon}**{answer}**"
+            + text["paren"].format(f"{text['verdict']}{colon}{verdict}"),
+            f"{text['test_accuracy'].format(n=n_test)}{colon}**{result.test_accuracy[name]:.3f}**",
+            f"{text['fit_time']}{colon}{_duration(estimator.fit_time_, text)}",
         ]
     )
     document.paragraph(diagnosis.summary(language=result.settings["lang"]))
@@ -666,8 +694,10 @@ def _network(name, result, text):
         parts.append(text["early_stopping"].format(patience=estimator.patience))
     n = int(row["train_images"])
     n_val = math.ceil(estimator.validation_fraction * n)
-    images = text["images"].format(n_train=n - n_val, n_val=n_val, n=n, epochs=estimator.epochs)
-    return text["list_sep"].join(parts) + "; " + images
+    images = text["images_all" if n == N_TRAIN_IMAGES else "images"].format(
+        n_train=n - n_val, n_val=n_val, n=n, epochs=estimator.epochs
+    )
+    return text["list_sep"].join(parts) + text["clause_sep"] + images
 
 
 def _summary_table(result, text):
@@ -750,8 +780,11 @@ def _settings_table(result, text):
             ),
         ),
         ("s:versions", versions),
-        ("s:random_state", f"{settings['random_state']} (seed {settings['seed']})"),
-        ("s:quick", text["yes"] if settings["quick"] else text["no"]),
+        (
+            "s:random_state",
+            text["seed_value"].format(random_state=settings["random_state"], seed=settings["seed"]),
+        ),
+        ("s:quick", text["true"] if settings["quick"] else text["false"]),
         ("s:epochs", settings["epochs"]),
         ("s:tutorial_epochs", settings["tutorial_epochs"]),
         ("s:subset_size", f"{settings['subset_size']:,}"),
@@ -762,7 +795,7 @@ def _settings_table(result, text):
             "s:training",
             f"{settings['optimizer']}, {settings['learning_rate']}, {settings['batch_size']}",
         ),
-        ("s:n_jobs", settings["n_jobs"]),
+        ("s:n_jobs", text["serial"] if settings["n_jobs"] is None else settings["n_jobs"]),
         ("s:models", ", ".join(settings["models"])),
     ]
     return pd.DataFrame(

@@ -61,7 +61,7 @@ _MIN_SUBSET = 100  # a stratified 20 % validation split needs every class on bot
 _MARKER = "study.json"
 
 
-@dataclass
+@dataclass(repr=False)
 class StudyResult:
     """What :func:`run_study` trained, measured and wrote.
 
@@ -116,6 +116,12 @@ class StudyResult:
     run_time: float = float("nan")
     out: Path = None
     files: list = field(default_factory=list)
+
+    def __repr__(self):
+        return (
+            f"StudyResult(models={self.models}, out={str(self.out)!r}, "
+            f"run_time={self.run_time:.1f})"
+        )
 
     def summary_frame(self):
         """The table printed at the end of a run: one row per model.
@@ -392,7 +398,7 @@ def _train(names, settings, data, verbose, progress, n_jobs):
         jobs.append((name, _estimator(name, settings, verbose), data["X"][:n], data["y"][:n]))
     total = sum(estimator.epochs for _, estimator, _, _ in jobs)
     if progress is None:
-        progress = sys.stderr.isatty()
+        progress = getattr(sys.stderr, "isatty", lambda: False)()
     bar = tqdm(total=total, unit="epoch", file=sys.stderr, disable=not progress, leave=True)
     fitted, probas = {}, {}
     with bar, _printing_above(bar, verbose):

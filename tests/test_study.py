@@ -30,9 +30,9 @@ FILES = {
     "tutorial_confusion_matrix.png",
 }
 PNG_SHAPES = {
-    "tutorial_history.png": (460, 1200, 4),
-    "size_comparison.png": (460, 1200, 4),
-    "remedies.png": (460, 1200, 4),
+    "tutorial_history.png": (460, 1300, 4),
+    "size_comparison.png": (460, 1300, 4),
+    "remedies.png": (460, 1300, 4),
     "tutorial_predictions.png": (1100, 1200, 4),
     "tutorial_confusion_matrix.png": (750, 800, 4),
 }
@@ -228,9 +228,9 @@ def test_japanese_report(japanese):
     sections = _sections(markdown)
     assert set(sections) >= {"tutorial", "bigger"}
     best_epoch = result.diagnoses["bigger"].best_epoch
-    assert f"最適なエポック数: **{best_epoch}**" in sections["bigger"]
+    assert f"最適なエポック数：**{best_epoch}**（" in sections["bigger"]
     answer = "あり" if result.diagnoses["bigger"].overfitting else "なし"
-    assert f"過学習: **{answer}**" in sections["bigger"]
+    assert f"過学習：**{answer}**" in sections["bigger"]
     assert "最適なエポック数は" in sections["bigger"]  # the diagnosis, in Japanese
     assert '<html lang="ja">' in (out / "report.html").read_text(encoding="utf-8")
 
