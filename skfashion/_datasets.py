@@ -369,13 +369,13 @@ def fetch_fashion_mnist(
 ):
     """Load the Fashion-MNIST dataset, verified, from a local copy or a download.
 
-    ===============   =====================
-    Classes                              10
-    Samples total                    70,000
-    Samples train / test      60,000/10,000
-    Dimensionality          784 (28 x 28)
-    Features           integers 0 to 255
-    ===============   =====================
+    ====================   ==================
+    Classes                                10
+    Samples total                      70,000
+    Samples train / test        60,000/10,000
+    Dimensionality              784 (28 x 28)
+    Features                integers 0 to 255
+    ====================   ==================
 
     The four IDX files are searched, in this order, in
 

@@ -118,7 +118,7 @@ default="relu"
         Class labels, sorted.
     n_features_in_ : int
         Number of features seen in ``fit`` (784 for images).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names of ``X`` when it was a DataFrame with string columns.
     history_ : dict of str to list of float
         Per-epoch ``loss`` and ``accuracy``, and ``val_loss`` and
