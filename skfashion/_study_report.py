@@ -121,7 +121,8 @@ TEXT = {
         "shifts, small rotations and zooms of the training images (more varied training data).",
         "remedy:bigger+early_stopping": "**bigger+early_stopping**: early stopping, which "
         "ends training when the validation loss has not improved for {patience} epochs and "
-        "keeps the weights of the best epoch.",
+        "keeps the weights of the best epoch. With the same seed it follows bigger's curves "
+        "exactly until it stops.",
         "network": "Network",
         "best_epochs": "Best number of epochs",
         "best_epochs_value": "**{best}** of {epochs}",
@@ -263,7 +264,8 @@ TEXT = {
         "remedy:bigger+augment": "**bigger+augment**：データ拡張。訓練画像をランダムに反転・"
         "平行移動・少し回転・拡大縮小して、訓練データに変化を持たせる。",
         "remedy:bigger+early_stopping": "**bigger+early_stopping**：早期終了。検証損失が "
-        "{patience} エポック続けて改善しなければ学習を止め、最適エポックの重みに戻す。",
+        "{patience} エポック続けて改善しなければ学習を止め、最適エポックの重みに戻す。"
+        "乱数シードが同じなので、止まるまでは bigger とまったく同じ曲線になる。",
         "network": "ネットワーク",
         "best_epochs": "最適なエポック数",
         "best_epochs_value": "**{best}**（{epochs} エポック中）",
