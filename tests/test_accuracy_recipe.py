@@ -140,6 +140,12 @@ def test_quick_run_search_then_final(tmp_path):
     assert table["val_accuracy"].is_monotonic_decreasing
     assert table["rank"].tolist() == sorted(table["rank"])
 
+    result = _run("--quick", "--stage", "search", "--resume", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("reused from the interrupted search") == len(candidates)
+    search = json.loads((tmp_path / "accuracy.json").read_text())["search"]
+    assert search["candidates"] == candidates
+
     result = _run("--quick", "--stage", "final", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((tmp_path / "accuracy.json").read_text())
