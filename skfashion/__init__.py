@@ -17,6 +17,7 @@ _LAZY = {
     "DataNotFoundError": "._datasets",
     "DataIntegrityError": "._datasets",
     "FashionMLP": "._estimator",
+    "compute_backend": "._parallel",
     "PRESETS": "._network",
     "build_network": "._network",
     "report": ".report",
