@@ -119,15 +119,18 @@ def test_compute_backend_starts_and_closes_a_local_cluster(small_xy):
     X, y = small_xy
     estimator = FashionMLP(epochs=2, random_state=0)
     expected = report.epoch_curve(estimator, X, y, cv=2)
-    with compute_backend(n_workers=2) as client:
+    with compute_backend(n_workers=2, scatter=[X, y]) as client:
         workers = client.scheduler_info()["workers"].values()
         assert sorted(w["nthreads"] for w in workers) == [1, 1]
         assert type(joblib.parallel.get_active_backend()[0]).__name__ == "DaskDistributedBackend"
         pids = list(client.run(os.getpid).values())
+        # scatter=[X, y]: both arrays on both workers before any search starts
+        held = client.run(lambda dask_worker: sorted(v.nbytes for v in dask_worker.data.values()))
+        assert list(held.values()) == [sorted([X.nbytes, y.nbytes])] * 2
         with _record_task_bytes(client) as task_bytes:
             frame = report.epoch_curve(estimator, X, y, cv=2, n_jobs=-1)
     pd.testing.assert_frame_equal(frame, expected)
-    assert len(task_bytes) >= 1 and max(task_bytes) < X.nbytes / 20
+    assert len(task_bytes) >= 2 and max(task_bytes) < X.nbytes / 20
     assert client.status == "closed"
     assert _wait_until_gone(pids) == []
     assert type(joblib.parallel.get_active_backend()[0]).__name__ != "DaskDistributedBackend"
