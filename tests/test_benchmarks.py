@@ -279,12 +279,14 @@ def test_markdown_marks_failures_and_busy_machines(run):
         },
         "load_before": [2.5, 1.0, 0.5],
         "load_after": [0.5, 0.5, 0.5],
+        "others_cores": run.summarise([0.1, 0.3, 1.2]),
         "busy": True,
         "sections": {"contenders": section},
     }
     text = run.render_markdown(report)
     assert "| course's Keras program | failed | - | failed | failed |" in text
     assert "| FashionMLP() defaults | 5.00 (5.00-5.00) | 1.00 | 0.8700 | 900 (900-900) |" in text
+    assert "Other processes kept 0.30 of the" in text and "max 1.20" in text
     assert "The machine was busy" in text
     assert "not a measurement" not in text
 
@@ -358,3 +360,26 @@ def test_proposed_training_loop_keeps_the_fashion_mlp_contract(small_xy):
     # It learns as FashionMLP does on this slice (loss 2.33, 1.97, 1.77; accuracy 0.59).
     assert np.all(np.diff(first.history_["loss"]) < 0)
     assert first.score(X, y) > 0.4
+
+
+def test_busy_means_others_competed_for_the_cpus(run):
+    quiet = {"load_before": [0.3, 0.3, 0.3], "others_cores": run.summarise([0.0, 0.1, 0.9])}
+    assert not run.is_busy(quiet)
+    assert run.is_busy({**quiet, "load_before": [1.6, 0.3, 0.3]})
+    assert run.is_busy({**quiet, "others_cores": run.summarise([0.3, 0.5, 0.0])})
+    # The runner's own last workers raise the load after the run; that is not "busy".
+    assert not run.is_busy({**quiet, "load_after": [2.0, 1.0, 1.0]})
+    sections = {"s": {"rows": [{"runs": [{"others_cores": 0.5}, {"error": "x"}]}]}}
+    assert run.others_cores_summary(sections)["runs"] == [0.5]
+
+
+def test_others_cores_subtracts_the_workers_own_cpu_time(run):
+    started, before = time.monotonic(), run.cpu_busy_seconds()
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:  # this process keeps one core busy
+        pass
+    own = time.process_time() - (deadline - 0.3)
+    with_own = run._others_cores(started, before, 0.0)
+    without_own = run._others_cores(started, before, own)
+    assert with_own >= 0.8  # at least the core this test kept busy
+    assert without_own == 0.0 or without_own < with_own - 0.5
