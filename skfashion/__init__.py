@@ -19,6 +19,7 @@ _LAZY = {
     "FashionMLP": "._estimator",
     "compute_backend": "._parallel",
     "PRESETS": "._network",
+    "RECIPES": "._estimator",
     "build_network": "._network",
     "report": ".report",
     "study": ".study",

@@ -3,6 +3,7 @@
 import time
 import warnings
 from numbers import Integral, Real
+from types import MappingProxyType
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -26,6 +27,24 @@ from ._tf import import_tensorflow
 
 _, keras = import_tensorflow()  # before scikeras, which imports TensorFlow loudly
 from scikeras.wrappers import BaseWrapper  # noqa: E402
+
+RECIPES = MappingProxyType(
+    {
+        # Chosen on a 50,000/10,000 hold-out of the training images (benchmarks/accuracy.py):
+        # 0.9073 +- 0.0006 test accuracy over 3 seeds, 6-11 min per fit on 2 CPU cores.
+        "strong": MappingProxyType(
+            {
+                "hidden_layer_sizes": "strong",
+                "batch_norm": True,
+                "dropout": 0.5,
+                "lr_schedule": "cosine",
+                "epochs": 30,
+                "batch_size": 256,
+            }
+        ),
+    }
+)
+"""Complete FashionMLP settings by name: ``FashionMLP(**RECIPES["strong"])``."""
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "linear")
 _XLA_MIN_SAMPLES = 10_000  # below this, XLA's compile time outweighs what it saves
@@ -70,7 +89,10 @@ class FashionMLP(ClassifierMixin, BaseWrapper):
     hidden_layer_sizes : str or tuple of int, default="tutorial"
         Units per hidden layer, or a preset name from :data:`PRESETS`:
         ``"smaller"`` (4, 4), ``"baseline"`` (16, 16), ``"bigger"`` (512, 512)
-        and ``"tutorial"`` (128,), the TensorFlow tutorial's network.
+        ``"tutorial"`` (128,), the TensorFlow tutorial's network, and ``"strong"``
+        (1024, 1024), the network of the recipe ``RECIPES["strong"]`` (batch norm,
+        dropout 0.5, cosine schedule, 30 epochs of batches of 256), which reaches
+        0.907 test accuracy.
     activation : {"relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "linear"}, \
 default="relu"
         Activation of the hidden layers.

@@ -9,8 +9,10 @@ PRESETS = {
     "baseline": (16, 16),
     "bigger": (512, 512),
     "tutorial": (128,),
+    "strong": (1024, 1024),
 }
-"""Named hidden-layer sizes: the lecture's three networks and the TensorFlow tutorial's."""
+"""Named hidden-layer sizes: the lecture's three networks, the TensorFlow tutorial's, and the
+network of the ``"strong"`` recipe (see :data:`skfashion.RECIPES`)."""
 
 IMAGE_SHAPE = (28, 28)
 OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")

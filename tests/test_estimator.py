@@ -432,3 +432,15 @@ def test_tensorflow_start_up_noise_is_hidden_and_verbose_prints_epochs(tmp_path)
     assert [int(row.split()[0]) for row in rows] == [1, 2]
     assert "val_accuracy" in chatty.stdout
     assert chatty.stderr == ""
+
+
+def test_strong_recipe_is_a_complete_fashion_mlp_setting(small_xy):
+    from skfashion import RECIPES
+
+    X, y = small_xy
+    clf = FashionMLP(**{**RECIPES["strong"], "epochs": 1}, random_state=0).fit(X[:300], y[:300])
+    dense = [layer.units for layer in clf.model_.layers if hasattr(layer, "units")]
+    assert dense == [1024, 1024, 10]
+    assert clf.get_params()["batch_norm"] and clf.get_params()["dropout"] == 0.5
+    with pytest.raises(TypeError):
+        RECIPES["strong"]["epochs"] = 3  # read-only, so nobody changes the documented recipe
