@@ -543,7 +543,8 @@ def _add_study_parser(commands):
         type=_model_names,
         metavar="NAME[,NAME...]",
         help="train only these: tutorial, smaller, baseline, bigger, bigger+dropout, bigger+l2, "
-        "bigger+dropout+l2, bigger+augment, bigger+early_stopping (default: all)",
+        "bigger+dropout+l2, bigger+augment, bigger+early_stopping, strong (default: all but "
+        "strong, the most accurate recipe, which takes about 10 minutes)",
     )
     study.add_argument(
         "--subset-size",
