@@ -246,7 +246,7 @@ def results_markdown(results):
         f"`GridSearchCV(FashionMLP(epochs={settings['epochs']}, random_state=0), "
         f"{results['grid']}, cv={settings['cv']})`: {n_fits} fits on the first "
         f"{settings['n_samples']:,} Fashion-MNIST training images, {settings['repeats']} "
-        "repeats, serial and Dask alternating.",
+        f"repeat{'s' if settings['repeats'] != 1 else ''}, serial and Dask alternating.",
         "",
         "| | median seconds |",
         "|---|---|",
@@ -258,7 +258,7 @@ def results_markdown(results):
         "",
         f"Starting the cluster (worker processes, TensorFlow's import, one tiny fit each) "
         f"took {results['cluster_start_s']:.1f} s, once, and is not in these times.",
-        f"Dask's cv_results_ equal the serial ones exactly: {results['identical']}. ",
+        f"Dask's `cv_results_` equal the serial ones exactly: {results['identical']}.",
         f"Largest task sent to the cluster: {results['max_task_bytes']:,} bytes, against "
         f"{results['X_bytes']:,} bytes of X (sent once per search, referred to by each task).",
         "",
