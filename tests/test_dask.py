@@ -14,7 +14,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, cross_val_score
 
 distributed = pytest.importorskip("distributed")
 psutil = pytest.importorskip("psutil")
@@ -113,6 +113,25 @@ def test_fitted_estimator_comes_back_from_a_worker(client, small_xy):
     local = FashionMLP(epochs=1, random_state=0).fit(X, y)
     assert remote.history_ == local.history_
     np.testing.assert_array_equal(remote.predict_proba(X[:50]), local.predict_proba(X[:50]))
+
+
+def test_compute_backend_connects_to_a_running_cluster_and_leaves_it_running(client, small_xy):
+    X, y = small_xy
+    address = client.scheduler.address
+    with compute_backend(scheduler=address) as connected:
+        assert connected is not client and connected.scheduler.address == address
+        plugins = connected.run_on_scheduler(
+            lambda dask_scheduler: list(dask_scheduler.worker_plugins)
+        )
+        assert "skfashion-tensorflow-threads" in plugins
+        with distributed.get_task_stream(connected) as tasks:
+            scores = cross_val_score(FashionMLP(hidden_layer_sizes=(8,), epochs=1), X, y, cv=2)
+    assert len([t for t in tasks.data if "_fit_and_score" in t["key"]]) == 2  # n_jobs=None too
+    assert scores.min() > 0.2
+    assert connected.status == "closed"
+    assert len(client.scheduler_info()["workers"]) == 2  # the cluster runs on
+    plugins = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.worker_plugins))
+    assert "skfashion-tensorflow-threads" not in plugins
 
 
 def test_compute_backend_starts_and_closes_a_local_cluster(small_xy):
