@@ -47,7 +47,6 @@ HERE = Path(__file__).resolve().parent
 WORKER = HERE / "contenders.py"
 DEFAULT_OUT = HERE / "results"
 SECTIONS = ("contenders", "variants", "units", "sizes", "grid")
-BUSY_LOAD = 1.5
 BUSY_OTHERS_CORES = 0.25  # median cores used by other processes during a measurement
 SCHEMA_VERSION = 1
 
@@ -286,12 +285,20 @@ def _load():
     return list(os.getloadavg())
 
 
-def wait_for_quiet(max_wait, threshold=BUSY_LOAD):
-    """Wait up to ``max_wait`` seconds for the 1-minute load to drop below ``threshold``."""
+def wait_for_quiet(max_wait, window=10.0):
+    """Wait up to ``max_wait`` seconds for a ``window`` in which the CPUs are all but idle.
+
+    Idle means the whole machine used less than ``BUSY_OTHERS_CORES`` cores (the
+    runner itself is asleep meanwhile); returns whether that happened.
+    """
     deadline = time.monotonic() + max_wait
-    while os.getloadavg()[0] > threshold and time.monotonic() < deadline:
-        time.sleep(10)
-    return os.getloadavg()[0] <= threshold
+    while True:
+        started, busy_before = time.monotonic(), cpu_busy_seconds()
+        time.sleep(window)
+        if _others_cores(started, busy_before, 0.0) < BUSY_OTHERS_CORES:
+            return True
+        if time.monotonic() > deadline:
+            return False
 
 
 # ----------------------------------------------------------------------------- summaries
@@ -391,7 +398,10 @@ def check_goals(rows, ratios):
 
 def section_result(section, rows, settings):
     """A section's rows plus what is derived from them (ratios, compute rates)."""
-    result = {"rows": rows}
+    result = {"rows": rows, "others_cores": others_cores_summary({section: {"rows": rows}})}
+    result["busy"] = (
+        result["others_cores"] is not None and result["others_cores"]["median"] > BUSY_OTHERS_CORES
+    )
     if section == "contenders":
         result["ratios"] = contender_ratios(rows)
         result["goals"] = check_goals(rows, result["ratios"])
@@ -691,6 +701,12 @@ def render_markdown(report):
     ]
     for section, result in report["sections"].items():
         lines += [RENDER[section](result), ""]
+        if result.get("others_cores"):
+            lines += [
+                _others_text(result["others_cores"], machine["cpus_usable"])
+                + (" **Busy: treat these times with care.**" if result["busy"] else ""),
+                "",
+            ]
     return "\n".join(lines)
 
 
@@ -707,15 +723,12 @@ def others_cores_summary(sections):
 
 
 def is_busy(report):
-    """Whether others competed for the CPUs: load before the run, or their CPU use during it.
+    """Whether other processes competed for the CPUs in any section.
 
-    The load average after the run counts the runner's own last workers, so it
-    is reported but not judged.
+    Judged on their measured CPU use, not on the load average, which also counts
+    the runner's own workers.
     """
-    others = report["others_cores"]
-    return report["load_before"][0] > BUSY_LOAD or (
-        others is not None and others["median"] > BUSY_OTHERS_CORES
-    )
+    return any(section.get("busy") for section in report["sections"].values())
 
 
 def _others_text(others, cores):
@@ -790,7 +803,8 @@ def build_parser():
         type=float,
         default=0,
         metavar="SECONDS",
-        help=f"wait up to this long for the 1-minute load average to fall below {BUSY_LOAD}",
+        help="wait up to this long for a 10 s spell in which other processes use under "
+        f"{BUSY_OTHERS_CORES} cores",
     )
     return parser
 
@@ -802,10 +816,8 @@ def main(argv=None):
     sections = [s for s in SECTIONS if s in (args.only or SECTIONS)]
     settings = dict(QUICK if args.quick else FULL, repeats=args.repeats, quick=args.quick)
     if args.wait_for_quiet and not wait_for_quiet(args.wait_for_quiet):
-        print(f"note: load average still above {BUSY_LOAD}; measuring anyway", flush=True)
+        print("note: other processes are still busy; measuring anyway", flush=True)
     load_before = _load()
-    if load_before[0] > BUSY_LOAD:
-        print(f"note: 1-minute load {load_before[0]:.2f} > {BUSY_LOAD}: others are busy")
     report = {
         "schema_version": SCHEMA_VERSION,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -849,7 +861,8 @@ def _progress(section, repeat, repeats, name, result):
     if "error" in result:
         return f"{head} FAILED: {result['error']} {' | '.join(result.get('stderr_tail', [])[-3:])}"
     return (
-        f"{head} fit {result['fit_s']:7.2f} s  accuracy {result['test_accuracy']:.4f}  "
+        f"{head} fit {result['fit_s']:7.2f} s  cpu {result['fit_cpu_s']:7.2f} s  "
+        f"others {result['others_cores']:.2f} cores  accuracy {result['test_accuracy']:.4f}  "
         f"predict {result['predict_s']:.3f} s  peak RSS {result['peak_rss_mb']:.0f} MB"
     )
 

@@ -265,7 +265,13 @@ def test_goals_are_judged_on_medians(run):
 
 def test_markdown_marks_failures_and_busy_machines(run):
     rows = [_row("fashion_mlp", 5.0), {"name": "course_keras", "job": {}, "runs": []}]
-    section = {"rows": rows, "ratios": {}, "goals": {}}
+    section = {
+        "rows": rows,
+        "ratios": {},
+        "goals": {},
+        "others_cores": run.summarise([0.9, 1.0]),
+        "busy": True,
+    }
     report = {
         "date": "2026-01-01T00:00:00+00:00",
         "machine": run.machine_info(),
@@ -288,6 +294,7 @@ def test_markdown_marks_failures_and_busy_machines(run):
     assert "| FashionMLP() defaults | 5.00 (5.00-5.00) | 1.00 | 0.8700 | 900 (900-900) |" in text
     assert "Other processes kept 0.30 of the" in text and "max 1.20" in text
     assert "The machine was busy" in text
+    assert "Other processes kept 0.95 of the" in text and "Busy: treat these times" in text
     assert "not a measurement" not in text
 
 
@@ -363,12 +370,17 @@ def test_proposed_training_loop_keeps_the_fashion_mlp_contract(small_xy):
 
 
 def test_busy_means_others_competed_for_the_cpus(run):
-    quiet = {"load_before": [0.3, 0.3, 0.3], "others_cores": run.summarise([0.0, 0.1, 0.9])}
+    def section(*others):
+        rows = [{"name": "x", "job": {}, "runs": [{"others_cores": v} for v in others]}]
+        return run.section_result("grid", rows, run.QUICK)
+
+    assert section(0.0, 0.1, 0.9)["others_cores"]["median"] == 0.1
+    assert not section(0.0, 0.1, 0.9)["busy"] and section(0.3, 0.5, 0.0)["busy"]
+    quiet = {"load_before": [0.3, 0.3, 0.3], "sections": {"a": section(0.0, 0.1, 0.9)}}
     assert not run.is_busy(quiet)
-    assert run.is_busy({**quiet, "load_before": [1.6, 0.3, 0.3]})
-    assert run.is_busy({**quiet, "others_cores": run.summarise([0.3, 0.5, 0.0])})
-    # The runner's own last workers raise the load after the run; that is not "busy".
-    assert not run.is_busy({**quiet, "load_after": [2.0, 1.0, 1.0]})
+    assert run.is_busy({**quiet, "sections": {**quiet["sections"], "b": section(0.3, 0.5)}})
+    # The load average counts the runner's own workers too; it is not the judge.
+    assert not run.is_busy({**quiet, "load_before": [2.0, 1.0, 1.0]})
     sections = {"s": {"rows": [{"runs": [{"others_cores": 0.5}, {"error": "x"}]}]}}
     assert run.others_cores_summary(sections)["runs"] == [0.5]
 
