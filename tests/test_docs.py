@@ -373,7 +373,8 @@ def test_docs_build_without_warnings_once_study_and_benchmark_results_exist(tmp_
     import matplotlib.pyplot as plt
 
     docs = tmp_path / "docs"
-    shutil.copytree(DOCS, docs, ignore=shutil.ignore_patterns("_build", "study"))
+    # without the accuracy page: a page that does not exist drops out of the toctree
+    shutil.copytree(DOCS, docs, ignore=shutil.ignore_patterns("_build", "study", "accuracy.md"))
     study = docs / "study"
     study.mkdir()
     source = WALKTHROUGHS["en"].read_text()
