@@ -94,14 +94,8 @@ class _Timer:
 
 
 def fashion_mlp(X_train, y_train, X_test, y_test, job):
-    """skfashion's FashionMLP with its defaults (plus the job's ``params``).
-
-    ``job["estimator"] = "epoch_loop"`` times the proposed subclass in ``proposals.py``.
-    """
-    if job.get("estimator") == "epoch_loop":
-        from proposals import EpochLoopFashionMLP as FashionMLP
-    else:
-        from skfashion import FashionMLP
+    """skfashion's FashionMLP with its defaults (plus the job's ``params``)."""
+    from skfashion import FashionMLP
 
     clf = FashionMLP(epochs=job["epochs"], batch_size=job["batch_size"], random_state=job["seed"])
     clf.set_params(**job.get("params", {}))

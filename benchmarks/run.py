@@ -15,8 +15,8 @@ contenders  FashionMLP() defaults, the course's Keras program as written,
             on the 10,000 test images, prediction time (first call and warm)
             and peak memory of each process.
 variants    The hand-written Keras versions tried in search of the fastest,
-            MLPClassifier on one BLAS thread, and proposed FashionMLP changes
-            (``proposals.py``), on the same workload.
+            MLPClassifier on one BLAS thread, and FashionMLP on XLA's older CPU
+            runtime, on the same workload.
 units       FashionMLP fit time against network size: two hidden layers of
             4 ("smaller"), 16 ("baseline"), 64, 128, 512 ("bigger") and 1024
             units each.
@@ -106,19 +106,11 @@ VARIANTS = {
         {"program": "sklearn_mlp", "env": {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}},
     ),
     "fashion_mlp_legacy_xla": (
-        "FashionMLP() as it is, legacy XLA CPU runtime",
+        "FashionMLP(), legacy XLA CPU runtime",
         {"program": "fashion_mlp", "env": LEGACY_XLA},
     ),
-    "fashion_mlp_epoch_loop": (
-        "proposal: FashionMLP with an XLA training loop (proposals.py)",
-        {"program": "fashion_mlp", "estimator": "epoch_loop"},
-    ),
-    "fashion_mlp_epoch_loop_legacy_xla": (
-        "proposal: FashionMLP with an XLA training loop, legacy XLA CPU runtime",
-        {"program": "fashion_mlp", "estimator": "epoch_loop", "env": LEGACY_XLA},
-    ),
 }
-"""name -> (label, job): hand-written Keras versions tried, and proposed FashionMLP changes."""
+"""name -> (label, job): hand-written Keras versions tried, and FashionMLP on other settings."""
 PRESET_UNITS = {4: "smaller", 16: "baseline", 512: "bigger"}
 
 FULL = {
@@ -143,7 +135,7 @@ QUICK = {
     "grid_n_train": 1_000,
     "grid": {"hidden_layer_sizes": ["smaller"], "dropout": [0.0, 0.5]},
     "cv": 2,
-    "variants": ("keras_f32", "fashion_mlp_epoch_loop"),
+    "variants": ("keras_f32", "fashion_mlp_legacy_xla"),
 }
 GOALS = {
     "speedup_vs_course_keras": 3.0,

@@ -25,7 +25,7 @@ from ._network import (
 )
 from ._tf import import_tensorflow
 
-_, keras = import_tensorflow()  # before scikeras, which imports TensorFlow loudly
+import_tensorflow()  # before scikeras, which imports TensorFlow loudly
 from scikeras.wrappers import BaseWrapper  # noqa: E402
 
 RECIPES = MappingProxyType(
@@ -48,26 +48,21 @@ RECIPES = MappingProxyType(
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "linear")
 _XLA_MIN_SAMPLES = 10_000  # below this, XLA's compile time outweighs what it saves
-_MAX_STEPS_PER_EXECUTION = 128
-_PREDICT_BATCH_SIZE = 2048
+_STEPS_PER_CALL = 1024  # batches per compiled call; Ctrl-C lands between calls
+_STEPS_PER_CALL_VERBOSE = 64  # smaller calls, so that verbose=2's progress bar moves
+_PREDICT_CHUNK = 8192  # images per network call in predict_proba and validation
 
 
 def _never(_):
     return False
 
 
-class _EpochWatcher(keras.callbacks.Callback):
-    """Hands each finished epoch to the estimator; keeps early stopping's state."""
+class _EarlyStoppingState:
+    """What ``FashionMLP._end_epoch`` keeps between epochs of one fit."""
 
-    def __init__(self, estimator, on_epoch_end):
-        super().__init__()
-        self.estimator, self.user_hook = estimator, on_epoch_end
+    def __init__(self):
         self.best_loss, self.best_weights, self.waited = np.inf, None, 0
         self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.estimator._end_epoch(logs or {}, self, self.user_hook):
-            self.model.stop_training = True
 
 
 class FashionMLP(ClassifierMixin, BaseWrapper):
@@ -371,8 +366,7 @@ default="relu"
         return self
 
     def _build_model(self, X_train, sizes, seed):
-        n_train = len(X_train)
-        steps_per_epoch = int(np.ceil(n_train / self.batch_size))
+        steps_per_epoch = int(np.ceil(len(X_train) / self.batch_size))
         mean, scale = input_scaling(X_train)
         return build_network(
             self.n_features_in_,
@@ -390,34 +384,84 @@ default="relu"
             input_mean=mean,
             input_scale=scale,
             seed=seed % 1_000_000,
-            jit_compile=n_train >= _XLA_MIN_SAMPLES and not self.augment,
-            steps_per_execution=max(1, min(_MAX_STEPS_PER_EXECUTION, steps_per_epoch)),
         )
 
     def _train(self, X, y, X_val, y_val, seed, on_epoch_end):
+        """Run the epochs: a compiled loop over the batches of a seeded permutation.
+
+        Rather than ``model.fit``, whose ``tf.data`` iterator and per-step dispatch
+        cost more than the arithmetic of a small network, each call of
+        ``run_batches`` trains on up to ``_STEPS_PER_CALL`` batches inside one
+        ``tf.while_loop`` (compiled by XLA from ``_XLA_MIN_SAMPLES`` images up).
+        Loss and accuracy are what ``fit`` would report: the running means over
+        the epoch's batches, weighted by batch size, including penalties.
+        """
         tf, keras = import_tensorflow()
+        model, n = self.model_, len(y)
+        batch_size = min(self.batch_size, n)
+        n_full, rest = divmod(n, batch_size)
+        # XLA cannot compile the augmentation layers' image transforms.
+        xla = n >= _XLA_MIN_SAMPLES and not self.augment
+        weights = model.trainable_variables
+        optimizer = model.optimizer
+        optimizer.build(weights)
         X_all, y_all = tf.constant(X), tf.constant(y)
-        # Shuffle indices with an op-level seed: reproducible, no global TensorFlow seed.
-        batches = (
-            tf.data.Dataset.range(len(y))
-            .shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
-            .batch(self.batch_size)
-            .map(lambda i: (tf.gather(X_all, i), tf.gather(y_all, i)))
-            .prefetch(2)
-        )
-        self.history_, self.n_iter_, self.interrupted_ = {}, 0, False
-        watcher = _EpochWatcher(self, on_epoch_end)
-        start = time.perf_counter()
-        try:
-            self.model_.fit(
-                batches,
-                epochs=self.epochs,
-                shuffle=False,
-                validation_data=None if X_val is None else (X_val, y_val),
-                validation_batch_size=_PREDICT_BATCH_SIZE,
-                callbacks=[watcher],
-                verbose=2 if self.verbose >= 2 else 0,
+
+        def step(indices):
+            xb, yb = tf.gather(X_all, indices), tf.gather(y_all, indices)
+            with tf.GradientTape() as tape:
+                proba = model(xb, training=True)
+                loss = model.compute_loss(y=yb, y_pred=proba, training=True)
+            optimizer.apply(tape.gradient(loss, weights), weights)
+            return _loss_sum_and_hits(tf, loss, proba, yb)
+
+        @tf.function(jit_compile=xla)
+        def run_batches(batches, start, stop):
+            def body(i, loss_sum, hits):
+                batch_loss, batch_hits = step(batches[i])
+                return i + 1, loss_sum + batch_loss, hits + batch_hits
+
+            _, loss_sum, hits = tf.while_loop(
+                lambda i, *_: i < stop, body, (start, tf.constant(0.0), tf.constant(0.0))
             )
+            return loss_sum, hits
+
+        last_batch = tf.function(step, jit_compile=xla)
+        evaluate = None if X_val is None else _evaluator(tf, model, X_val, y_val, xla)
+        per_call = _STEPS_PER_CALL_VERBOSE if self.verbose >= 2 else _STEPS_PER_CALL
+
+        rng = np.random.default_rng(seed)
+        self.history_, self.n_iter_, self.interrupted_ = {}, 0, False
+        state = _EarlyStoppingState()
+        start_time = time.perf_counter()
+        try:
+            for epoch in range(self.epochs):
+                bar = None
+                if self.verbose >= 2:
+                    print(f"Epoch {epoch + 1}/{self.epochs}", flush=True)
+                    bar = keras.utils.Progbar(n_full + (rest > 0))
+                order = rng.permutation(n).astype(np.int32)
+                batches = tf.constant(order[: n_full * batch_size].reshape(n_full, batch_size))
+                loss_sum, hits = 0.0, 0.0
+                for start in range(0, n_full, per_call):
+                    stop = min(start + per_call, n_full)
+                    chunk_loss, chunk_hits = run_batches(
+                        batches, tf.constant(start), tf.constant(stop)
+                    )
+                    loss_sum, hits = loss_sum + float(chunk_loss), hits + float(chunk_hits)
+                    if bar is not None:
+                        seen = stop * batch_size
+                        bar.update(stop, [("loss", loss_sum / seen), ("accuracy", hits / seen)])
+                if rest:
+                    batch_loss, batch_hits = last_batch(tf.constant(order[n_full * batch_size :]))
+                    loss_sum, hits = loss_sum + float(batch_loss), hits + float(batch_hits)
+                logs = {"loss": loss_sum / n, "accuracy": hits / n}
+                if bar is not None:
+                    bar.update(n_full + (rest > 0), list(logs.items()), finalize=True)
+                if evaluate is not None:
+                    logs.update(evaluate())
+                if self._end_epoch(logs, state, on_epoch_end):
+                    break
         except KeyboardInterrupt:
             self.interrupted_ = True
             warnings.warn(
@@ -426,9 +470,9 @@ default="relu"
                 UserWarning,
                 stacklevel=3,
             )
-        if watcher.best_weights is not None:
-            self.model_.set_weights(watcher.best_weights)
-        self.fit_time_ = time.perf_counter() - start
+        if state.best_weights is not None:
+            model.set_weights(state.best_weights)
+        self.fit_time_ = time.perf_counter() - start_time
 
     def _end_epoch(self, logs, state, on_epoch_end):
         """Record one epoch; return True to stop training."""
@@ -487,8 +531,13 @@ default="relu"
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        proba = self.model_.predict(X, batch_size=_PREDICT_BATCH_SIZE, verbose=0)
-        proba = proba.astype(np.float64)
+        # Direct calls of the network: model.predict builds a tf.data pipeline per call.
+        proba = np.concatenate(
+            [
+                np.asarray(self.model_(X[start : start + _PREDICT_CHUNK], training=False))
+                for start in range(0, len(X), _PREDICT_CHUNK)
+            ]
+        ).astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X):
@@ -506,3 +555,34 @@ default="relu"
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+
+def _loss_sum_and_hits(tf, loss, proba, y):
+    """A batch's mean loss times its size, and its number of correct predictions."""
+    size = tf.cast(tf.shape(y)[0], tf.float32)
+    predicted = tf.argmax(proba, axis=1, output_type=tf.int32)
+    hits = tf.reduce_sum(tf.cast(tf.equal(predicted, y), tf.float32))
+    return loss * size, hits
+
+
+def _evaluator(tf, model, X_val, y_val, xla):
+    """A function returning this epoch's ``val_loss`` and ``val_accuracy``, as Keras'
+    ``evaluate`` computes them (penalties included)."""
+    X_val, y_val = tf.constant(X_val), tf.constant(np.asarray(y_val, dtype=np.int32))
+    n = int(X_val.shape[0])
+
+    @tf.function(jit_compile=xla, reduce_retracing=True)
+    def chunk_loss_and_hits(xb, yb):
+        proba = model(xb, training=False)
+        loss = model.compute_loss(y=yb, y_pred=proba, training=False)
+        return _loss_sum_and_hits(tf, loss, proba, yb)
+
+    def evaluate():
+        loss_sum, hits = 0.0, 0.0
+        for start in range(0, n, _PREDICT_CHUNK):
+            stop = start + _PREDICT_CHUNK
+            chunk_loss, chunk_hits = chunk_loss_and_hits(X_val[start:stop], y_val[start:stop])
+            loss_sum, hits = loss_sum + float(chunk_loss), hits + float(chunk_hits)
+        return {"val_loss": loss_sum / n, "val_accuracy": hits / n}
+
+    return evaluate

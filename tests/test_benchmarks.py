@@ -345,36 +345,6 @@ def test_bad_options_exit_with_status_2(run, argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_proposed_training_loop_keeps_the_fashion_mlp_contract(small_xy):
-    EpochLoopFashionMLP = _module("proposals").EpochLoopFashionMLP
-    X, y = small_xy
-    params = dict(
-        hidden_layer_sizes="baseline",
-        epochs=3,
-        batch_size=50,  # 480 training images: 9 full batches and a partial one
-        validation_fraction=0.2,
-        early_stopping=True,
-        patience=1,
-        l2=1e-3,
-        dropout=0.2,
-        random_state=0,
-    )
-    seen = []
-    first = EpochLoopFashionMLP(**params).fit(X, y, on_epoch_end=lambda e, logs: seen.append(e))
-    again = EpochLoopFashionMLP(**params).fit(X, y)
-    assert sorted(first.history_) == ["accuracy", "loss", "val_accuracy", "val_loss"]
-    assert first.history_ == again.history_
-    assert seen == list(range(1, first.n_iter_ + 1))
-    assert all(len(values) == first.n_iter_ for values in first.history_.values())
-    assert first.best_epoch_ == 1 + int(np.argmin(first.history_["val_loss"]))
-    proba = first.predict_proba(X[:700])
-    np.testing.assert_array_equal(proba, again.predict_proba(X[:700]))
-    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
-    # It learns as FashionMLP does on this slice (loss 2.33, 1.97, 1.77; accuracy 0.59).
-    assert np.all(np.diff(first.history_["loss"]) < 0)
-    assert first.score(X, y) > 0.4
-
-
 def test_busy_means_others_competed_for_the_cpus(run):
     def section(*others):
         rows = [{"name": "x", "job": {}, "runs": [{"others_cores": v} for v in others]}]

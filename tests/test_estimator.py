@@ -239,6 +239,67 @@ def test_pickle_joblib_and_clone(fitted, small_xy, tmp_path):
         copy.predict(X)
 
 
+# --------------------------------------------------------------------------- training loop
+def test_history_is_what_keras_reports_with_a_partial_last_batch_and_penalties(small_xy):
+    # 480 training images in batches of 50: 9 full batches and one of 30. With a learning
+    # rate too small to move the weights, the epoch's running mean of the batch losses
+    # (weighted by batch size, L2 penalty included) is Keras' own evaluate() on the data.
+    X, y = small_xy
+    X_train, y_train, X_val, y_val = X[:480], y[:480], X[480:], y[480:]
+    clf = FashionMLP(hidden_layer_sizes=(32,), l2=1e-2, epochs=1, batch_size=50,
+                     learning_rate=1e-12, random_state=0)
+    clf.fit(X_train, y_train, validation_data=(X_val, y_val))
+    train_loss, train_accuracy = clf.model_.evaluate(X_train, y_train, verbose=0)
+    val_loss, val_accuracy = clf.model_.evaluate(X_val, y_val, verbose=0)
+    penalty = 1e-2 * sum(float(np.sum(np.square(w))) for w in clf.model_.get_weights()[2::2])
+    assert penalty > 0.01  # large enough to be seen in the loss
+    assert clf.history_["loss"][0] == pytest.approx(train_loss, rel=1e-5)
+    assert clf.history_["accuracy"][0] == pytest.approx(train_accuracy, abs=1e-6)
+    assert clf.history_["val_loss"][0] == pytest.approx(val_loss, rel=1e-5)
+    assert clf.history_["val_accuracy"][0] == pytest.approx(val_accuracy, abs=1e-6)
+
+
+def test_dropout_penalty_and_early_stopping_are_reproducible(small_xy):
+    X, y = small_xy
+    params = dict(hidden_layer_sizes="baseline", epochs=3, batch_size=50, validation_fraction=0.2,
+                  early_stopping=True, patience=1, l2=1e-3, dropout=0.2, random_state=0)
+    seen = []
+    first = FashionMLP(**params).fit(X, y, on_epoch_end=lambda epoch, logs: seen.append(epoch))
+    again = FashionMLP(**params).fit(X, y)
+    assert first.history_ == again.history_
+    assert seen == list(range(1, first.n_iter_ + 1))
+    assert first.best_epoch_ == 1 + int(np.argmin(first.history_["val_loss"]))
+    np.testing.assert_array_equal(first.predict_proba(X), again.predict_proba(X))
+    assert np.all(np.diff(first.history_["loss"]) < 0)
+
+
+def test_compiled_training_on_many_images(fashion_train):
+    # From 10,000 training images on, the loop over batches is compiled by XLA.
+    X, y = fashion_train.data[:11_000], fashion_train.target[:11_000]
+    params = dict(hidden_layer_sizes="baseline", epochs=2, random_state=0)
+    first = FashionMLP(**params).fit(X[:10_000], y[:10_000],
+                                      validation_data=(X[10_000:], y[10_000:]))
+    again = FashionMLP(**params).fit(X[:10_000], y[:10_000],
+                                      validation_data=(X[10_000:], y[10_000:]))
+    assert first.history_ == again.history_
+    np.testing.assert_array_equal(first.predict_proba(X[10_000:]),
+                                  again.predict_proba(X[10_000:]))
+    val_loss, val_accuracy = first.model_.evaluate(X[10_000:], y[10_000:], verbose=0)
+    assert first.history_["val_loss"][-1] == pytest.approx(val_loss, rel=1e-4)
+    assert first.history_["val_accuracy"][-1] == pytest.approx(val_accuracy, abs=1e-6)
+    assert first.history_["val_accuracy"][-1] > 0.8
+    assert first.score(X[10_000:], y[10_000:]) == pytest.approx(val_accuracy, abs=2e-3)
+
+
+def test_verbose_2_shows_a_progress_bar_per_epoch(small_xy, capsys):
+    X, y = small_xy
+    FashionMLP(hidden_layer_sizes=(8,), epochs=2, verbose=2, random_state=0).fit(X, y)
+    out = capsys.readouterr().out
+    assert "Epoch 1/2" in out and "Epoch 2/2" in out
+    assert "19/19" in out  # 600 images in batches of 32: 18 full and a partial one
+    assert re.search(r"accuracy: 0\.\d{4}", out)
+
+
 # --------------------------------------------------------------------------- early stopping
 def test_early_stopping_restores_the_best_epoch(fashion_train):
     X, y = fashion_train.data[:2000], fashion_train.target[:2000]
