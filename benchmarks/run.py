@@ -584,7 +584,7 @@ def _contenders_md(result):
 def _variants_md(result):
     return "\n".join(
         [
-            "## Variants: hand-written Keras tried, and proposed FashionMLP changes\n",
+            "## Variants: hand-written Keras tried, and FashionMLP on other settings\n",
             "Same workload as the head-to-head table; `legacy XLA CPU runtime` is "
             "`XLA_FLAGS=--xla_cpu_use_thunk_runtime=false`.\n",
             markdown_table(
