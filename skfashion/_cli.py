@@ -544,7 +544,7 @@ def _add_study_parser(commands):
         metavar="NAME[,NAME...]",
         help="train only these: tutorial, smaller, baseline, bigger, bigger+dropout, bigger+l2, "
         "bigger+dropout+l2, bigger+augment, bigger+early_stopping, strong (default: all but "
-        "strong, the most accurate recipe, which takes about 10 minutes)",
+        "strong, the most accurate recipe, which takes about 3 minutes)",
     )
     study.add_argument(
         "--subset-size",

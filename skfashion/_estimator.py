@@ -58,7 +58,7 @@ def _never(_):
 
 
 class _EarlyStoppingState:
-    """What ``FashionMLP._end_epoch`` keeps between epochs of one fit."""
+    """What one fit keeps between epochs: early stopping's state and the start time."""
 
     def __init__(self):
         self.best_loss, self.best_weights, self.waited = np.inf, None, 0
@@ -429,17 +429,17 @@ default="relu"
         last_batch = tf.function(step, jit_compile=xla)
         evaluate = None if X_val is None else _evaluator(tf, model, X_val, y_val, xla)
         per_call = _STEPS_PER_CALL_VERBOSE if self.verbose >= 2 else _STEPS_PER_CALL
+        steps = n_full + (rest > 0)
 
         rng = np.random.default_rng(seed)
         self.history_, self.n_iter_, self.interrupted_ = {}, 0, False
         state = _EarlyStoppingState()
-        start_time = time.perf_counter()
         try:
             for epoch in range(self.epochs):
                 bar = None
                 if self.verbose >= 2:
                     print(f"Epoch {epoch + 1}/{self.epochs}", flush=True)
-                    bar = keras.utils.Progbar(n_full + (rest > 0))
+                    bar = keras.utils.Progbar(steps)
                 order = rng.permutation(n).astype(np.int32)
                 batches = tf.constant(order[: n_full * batch_size].reshape(n_full, batch_size))
                 loss_sum, hits = 0.0, 0.0
@@ -457,7 +457,7 @@ default="relu"
                     loss_sum, hits = loss_sum + float(batch_loss), hits + float(batch_hits)
                 logs = {"loss": loss_sum / n, "accuracy": hits / n}
                 if bar is not None:
-                    bar.update(n_full + (rest > 0), list(logs.items()), finalize=True)
+                    bar.update(steps, list(logs.items()), finalize=True)
                 if evaluate is not None:
                     logs.update(evaluate())
                 if self._end_epoch(logs, state, on_epoch_end):
@@ -472,7 +472,7 @@ default="relu"
             )
         if state.best_weights is not None:
             model.set_weights(state.best_weights)
-        self.fit_time_ = time.perf_counter() - start_time
+        self.fit_time_ = time.perf_counter() - state.start
 
     def _end_epoch(self, logs, state, on_epoch_end):
         """Record one epoch; return True to stop training."""

@@ -17,10 +17,9 @@ from ._datasets import CLASS_NAMES
 from ._plot import HistoryDisplay, PredictionGridDisplay
 from ._plot._base import text_style
 from .report import save_table
-from .study import FULL_DATA_MODELS, REFERENCES
+from .study import FULL_DATA_MODELS, N_TRAIN_IMAGES, REFERENCES
 
 N_PREDICTION_IMAGES = 15
-N_TRAIN_IMAGES = 60_000
 FIGURE_DPI = 100
 
 # One colour per model in every figure ("C7", grey, is left for the legend's line styles).

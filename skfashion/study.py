@@ -76,7 +76,7 @@ MODELS = MappingProxyType(
                 "early_stopping": True,
                 "patience": 3,
             },
-            "strong": _Recipe("strong"),  # skfashion's most accurate MLP, about 10 min
+            "strong": _Recipe("strong"),  # skfashion's most accurate MLP, about 3 min
         }.items()
     }
 )
@@ -261,7 +261,7 @@ def run_study(
        ``"bigger"`` (512+512), long enough for ``"bigger"`` to overfit.
     3. Remedies for ``"bigger"``: dropout 0.5, L2 0.001, both, data
        augmentation and early stopping.
-    4. Only when asked for (``models=[..., "strong"]``, about 10 minutes on
+    4. Only when asked for (``models=[..., "strong"]``, about 3 minutes on
        two cores): skfashion's most accurate MLP, ``RECIPES["strong"]``, on the
        training images for its recipe's 30 epochs.
 
