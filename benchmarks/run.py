@@ -850,7 +850,7 @@ def main(argv=None):
     load_before = _load()
     report = {
         "schema_version": SCHEMA_VERSION,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "settings": {
             **{k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()},

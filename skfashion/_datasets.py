@@ -14,6 +14,7 @@ import sys
 import uuid
 import zlib
 from pathlib import Path
+from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
@@ -81,25 +82,28 @@ class _IdxSpec(NamedTuple):
     sha256: str
 
 
+N_IMAGES = MappingProxyType({"train": 60_000, "test": 10_000})
+"""Number of images in each subset of Fashion-MNIST."""
+
 _FILES = {
     "train-images-idx3-ubyte.gz": _IdxSpec(
         2051,
-        (60000, 28, 28),
+        (N_IMAGES["train"], 28, 28),
         "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
     ),
     "train-labels-idx1-ubyte.gz": _IdxSpec(
         2049,
-        (60000,),
+        (N_IMAGES["train"],),
         "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
     ),
     "t10k-images-idx3-ubyte.gz": _IdxSpec(
         2051,
-        (10000, 28, 28),
+        (N_IMAGES["test"], 28, 28),
         "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
     ),
     "t10k-labels-idx1-ubyte.gz": _IdxSpec(
         2049,
-        (10000,),
+        (N_IMAGES["test"],),
         "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
     ),
 }

@@ -61,7 +61,7 @@ def _probe_scheduler(address, timeout):
                 f"{address!r} is not a Dask scheduler address; use the form "
                 f"'tcp://HOST:8786'. ({exc})"
             ) from exc
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             raise OSError(
                 f"Could not connect to the Dask scheduler at {address!r} within {timeout:g} s. "
                 "Check that `dask scheduler` runs there and that its port is reachable from "
@@ -78,7 +78,7 @@ def _connect(distributed, address, timeout):
     _probe_scheduler(address, timeout)
     try:
         return distributed.Client(address, timeout=timeout)
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         raise OSError(
             f"Could not connect to the Dask scheduler at {address!r} within {timeout:g} s."
         ) from exc

@@ -75,7 +75,7 @@ def test_input_scaling_standardises_and_bounds_constant_features(fashion_train):
 def test_input_scaling_of_uint8_pixels_is_exact(fashion_train):
     # uint8 pixels take an integer shortcut: the same numbers as float input, to the bit.
     X = fashion_train.data[:5000]  # several 1,024-row chunks and a partial one
-    for fast, slow in zip(input_scaling(X), input_scaling(X.astype(np.float32))):
+    for fast, slow in zip(input_scaling(X), input_scaling(X.astype(np.float32)), strict=True):
         np.testing.assert_array_equal(fast, slow)
     mean, scale = input_scaling(X)
     np.testing.assert_allclose(mean, X.mean(axis=0, dtype=np.float64), rtol=1e-7)
