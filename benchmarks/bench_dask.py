@@ -15,9 +15,9 @@ a change in the machine's load hits both alike. Reported:
   process' threads against one fit in a single-threaded worker;
 - whether every ``split<i>_test_score`` of each Dask run equals the serial
   run's exactly;
-- the pickled size of every task sent to the cluster, against the size of
-  ``X``: joblib's Dask backend sends ``X`` once per search, each task refers
-  to it;
+- the pickled size of every fit task sent to the cluster, against the size of
+  ``X``, and of the data tasks: skfashion sends ``X`` once per search, in a
+  task that any worker can compute again, and each fit task refers to it;
 - the one-minute load average before and after each run, and the machine.
 
 Usage::
@@ -44,8 +44,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GridSearchCV
 
-from skfashion import FashionMLP, fetch_fashion_mnist
-from skfashion._parallel import _record_task_bytes, compute_backend
+from skfashion import FashionMLP, compute_backend, fetch_fashion_mnist
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 GRID = {"hidden_layer_sizes": ["smaller", "baseline", "bigger"], "dropout": [0.0, 0.5]}
@@ -95,6 +94,56 @@ def machine_info():
         "python": platform.python_version(),
         "versions": versions,
     }
+
+
+class record_task_bytes:
+    """Context manager measuring the pickled size of every task submitted while it is open.
+
+    Yields a dict that, on exit, maps each task's key to its size in bytes:
+    what the scheduler stores and ships to a worker for that task, data it
+    refers to by key not included. skfashion sends each large argument as a
+    task of its own (key ``skfashion-data-...``) that the fits refer to.
+    """
+
+    name = "skfashion-bench-task-bytes"
+
+    def __init__(self, client):
+        self.client, self.sizes = client, {}
+
+    def __enter__(self):
+        from distributed.diagnostics.plugin import SchedulerPlugin
+
+        class TaskBytesPlugin(SchedulerPlugin):
+            def __init__(self):
+                self.sizes = {}
+
+            def update_graph(self, scheduler, *, tasks, **kwargs):
+                import pickle
+
+                import cloudpickle
+
+                for key in tasks:
+                    task = scheduler.tasks.get(key)
+                    if task is not None and task.run_spec is not None:
+                        spec = cloudpickle.dumps(task.run_spec, protocol=pickle.HIGHEST_PROTOCOL)
+                        self.sizes[str(key)] = len(spec)
+
+        self.client.register_plugin(TaskBytesPlugin(), name=self.name)
+        return self.sizes
+
+    def __exit__(self, *exc_info):
+        def collect(dask_scheduler, name=self.name):
+            return dask_scheduler.plugins.pop(name).sizes
+
+        self.sizes.update(self.client.run_on_scheduler(collect))
+        return False
+
+
+def fit_and_data_bytes(sizes):
+    """Sizes of the fit tasks and of the data tasks among ``record_task_bytes``'s."""
+    data = [size for key, size in sizes.items() if key.startswith("skfashion-data-")]
+    fits = [size for key, size in sizes.items() if "_fit_and_score" in key]
+    return fits, data
 
 
 def make_search(settings, n_jobs):
@@ -164,14 +213,17 @@ def run(settings):
                 f"(load {timing['load_before']} -> {timing['load_after']})"
             )
 
-            with _record_task_bytes(client) as task_bytes:
+            with record_task_bytes(client) as task_bytes:
                 search, timing = timed_search(settings, X, y, n_jobs=-1)
+            fit_bytes, data_bytes = fit_and_data_bytes(task_bytes)
             timing["identical_to_serial"] = bool(
                 np.array_equal(split_scores(search), split_scores(reference))
             )
             timing["mean_fit_time"] = search.cv_results_["mean_fit_time"].round(3).tolist()
-            timing["tasks"] = len(task_bytes)
-            timing["max_task_bytes"] = max(task_bytes)
+            timing["tasks"] = len(fit_bytes)
+            timing["max_task_bytes"] = max(fit_bytes)
+            timing["data_tasks"] = len(data_bytes)
+            timing["data_bytes"] = sum(data_bytes)
             dask_runs.append(timing)
             log(
                 f"repeat {repeat + 1}: dask   {timing['seconds']:.1f} s "
@@ -211,6 +263,8 @@ def run(settings):
         "speedup": round(serial_median / dask_median, 2),
         "identical": all(r["identical_to_serial"] for r in dask_runs),
         "max_task_bytes": max(r["max_task_bytes"] for r in dask_runs),
+        "data_tasks": max(r["data_tasks"] for r in dask_runs),
+        "data_bytes": max(r["data_bytes"] for r in dask_runs),
         "candidates": candidates,
     }
 
@@ -259,8 +313,10 @@ def results_markdown(results):
         f"Starting the cluster (worker processes, TensorFlow's import, one tiny fit each) "
         f"took {results['cluster_start_s']:.1f} s, once, and is not in these times.",
         f"Dask's `cv_results_` equal the serial ones exactly: {results['identical']}.",
-        f"Largest task sent to the cluster: {results['max_task_bytes']:,} bytes, against "
-        f"{results['X_bytes']:,} bytes of X (sent once per search, referred to by each task).",
+        f"Largest fit task sent to the cluster: {results['max_task_bytes']:,} bytes, against "
+        f"{results['X_bytes']:,} bytes of X. X, y and the folds' row indices travel once per "
+        f"search, in {results['data_tasks']} data tasks of {results['data_bytes']:,} bytes in "
+        "all, which any worker can compute again if the one holding them dies.",
         "",
         "## Runs",
         "",

@@ -1,11 +1,43 @@
-"""Scikit-learn searches on a Dask cluster through joblib's Dask backend."""
+"""Scikit-learn searches on a Dask cluster that survive the loss of workers.
+
+joblib's own Dask backend scatters each large argument (``X``, ``y``, the
+folds' row indices) to one worker; when that worker dies the data is gone and
+the whole search fails. Here each large argument becomes a small Dask task
+whose definition holds the data, so that the scheduler can compute it again on
+any worker that is left, and the fits that were running on a lost worker are
+run again elsewhere by Dask. A lost scheduler, or a cluster without workers for
+``timeout`` seconds, ends the call with :class:`ClusterLostError`.
+"""
 
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
+import time
+import uuid
 from numbers import Integral
 
 _INSTALL_HINT = "pip install 'skfashion[dask]'"
+# Arguments larger than this travel once per call as a task of their own (joblib's rule).
+_INLINE_BYTES = 1_000
+# How often a running call asks the scheduler whether any worker is left.
+_WATCH_SECONDS = 0.5
+
+
+class ClusterLostError(ConnectionError):
+    """The Dask cluster can no longer run the fits: its scheduler, or every worker, is gone.
+
+    Attributes
+    ----------
+    address : str
+        The scheduler's address.
+    n_finished : int
+        Fits of the interrupted call that had finished before the loss.
+    """
+
+    def __init__(self, message, *, address, n_finished):
+        super().__init__(message)
+        self.address, self.n_finished = address, n_finished
 
 
 def _import_distributed():
@@ -107,11 +139,12 @@ def compute_backend(scheduler=None, n_workers=None, *, timeout=10, scatter=None)
         When neither ``scheduler`` nor ``n_workers`` is given, one worker per
         CPU core.
     timeout : float, default=10
-        Seconds to wait for the connection to ``scheduler``.
+        Seconds to wait for the connection to ``scheduler``, and for a
+        worker when the cluster has none left during a search.
     scatter : list of array-like, default=None
-        Data to send to every worker once at the start, for blocks that run
-        several searches on the same ``X`` and ``y``. Without it, joblib
-        still sends each large argument once per search, not once per fit.
+        Data to send to the cluster once for the whole block, for blocks that
+        run several searches on the same ``X`` and ``y``. Without it, each
+        large argument is still sent once per search, not once per fit.
 
     Yields
     ------
@@ -124,6 +157,11 @@ def compute_backend(scheduler=None, n_workers=None, *, timeout=10, scatter=None)
         When dask.distributed is not installed.
     OSError
         When the scheduler cannot be reached within ``timeout`` seconds.
+    ClusterLostError
+        (a :class:`ConnectionError`) From a search in the block, when the
+        scheduler is lost, or when no worker is left for ``timeout`` seconds.
+        The loss of some workers is survived: their fits run again on the
+        others, and the results equal those of an undisturbed run.
 
     See Also
     --------
@@ -133,8 +171,7 @@ def compute_backend(scheduler=None, n_workers=None, *, timeout=10, scatter=None)
     Examples
     --------
     >>> from sklearn.model_selection import GridSearchCV
-    >>> from skfashion import FashionMLP, fetch_fashion_mnist
-    >>> from skfashion._parallel import compute_backend
+    >>> from skfashion import FashionMLP, compute_backend, fetch_fashion_mnist
     >>> X, y = fetch_fashion_mnist(return_X_y=True)
     >>> search = GridSearchCV(FashionMLP(epochs=2, random_state=0),
     ...                       {"hidden_layer_sizes": ["smaller", "baseline"]}, cv=2, n_jobs=-1)
@@ -159,8 +196,8 @@ def compute_backend(scheduler=None, n_workers=None, *, timeout=10, scatter=None)
             )
             client = stack.enter_context(distributed.Client(cluster))
         _start_tensorflow_on_workers(client, stack, distributed)
-        backend = {"scatter": list(scatter)} if scatter is not None else {}
-        stack.enter_context(joblib.parallel_backend("dask", **backend))
+        backend = _backend_class()(client, scatter=scatter, worker_timeout=timeout)
+        stack.enter_context(joblib.parallel_backend(backend))
         yield client
 
 
@@ -195,46 +232,162 @@ def _unregister_quietly(client, name):
             client.unregister_worker_plugin(name)
 
 
-def _record_task_bytes(client):
-    """Context manager measuring the pickled size of every task submitted while it is open.
+class _Data:
+    """An argument wrapped so that Dask ships it as it is, without looking inside."""
 
-    Yields a list that, on exit, holds one size in bytes per task: what the
-    scheduler stores and ships to a worker for that task, data it references
-    by key (scattered arrays) not included.
-    """
-    return _TaskBytes(client)
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
 
 
-class _TaskBytes:
-    name = "skfashion-task-bytes"
+def _unwrap(data):
+    return data.value
 
-    def __init__(self, client):
-        self.client, self.sizes = client, []
 
-    def __enter__(self):
-        from distributed.diagnostics.plugin import SchedulerPlugin
+def _data_future(client, value):
+    """A task that returns ``value``: any worker can compute it again from its definition."""
+    import dask
 
-        class TaskBytesPlugin(SchedulerPlugin):
-            def __init__(self):
-                self.sizes = []
+    # Holding the data in the task's definition is the point here, not a slip.
+    with dask.config.set({"distributed.admin.large-graph-warning-threshold": "1 PiB"}):
+        return client.submit(_unwrap, _Data(value), key=f"skfashion-data-{uuid.uuid4().hex}")
 
-            def update_graph(self, scheduler, *, tasks, **kwargs):
-                import pickle
 
-                import cloudpickle
+@functools.cache
+def _backend_class():
+    """joblib's Dask backend with recoverable data and clear failures (built on first use)."""
+    from dask.sizeof import sizeof
+    from joblib._dask import Batch, DaskDistributedBackend
+    from joblib._utils import _TracebackCapturingWrapper
 
-                for key in tasks:
-                    task = scheduler.tasks.get(key)
-                    if task is not None and task.run_spec is not None:
-                        spec = cloudpickle.dumps(task.run_spec, protocol=pickle.HIGHEST_PROTOCOL)
-                        self.sizes.append(len(spec))
+    class ResilientDaskBackend(DaskDistributedBackend):
+        def __init__(self, client, *, scatter=None, worker_timeout=10, **submit_kwargs):
+            super().__init__(client=client, **submit_kwargs)
+            self.worker_timeout = worker_timeout
+            self._block_data = {id(x): (x, _data_future(client, x)) for x in scatter or ()}
+            self._call, self._call_data, self._n_fits, self._finished = 0, {}, {}, 0
 
-        self.client.register_plugin(TaskBytesPlugin(), name=self.name)
-        return self.sizes
+        def start_call(self):
+            self._call += 1
+            self._call_data, self._n_fits, self._finished = {}, {}, 0
+            self.client.loop.add_callback(self._collect, self._call)
+            self.client.loop.add_callback(self._watch_workers, self._call)
 
-    def __exit__(self, *exc_info):
-        def collect(dask_scheduler, name=self.name):
-            return dask_scheduler.plugins.pop(name).sizes
+        def stop_call(self):
+            self._call += 1
+            self._forget_pending()
+            self._call_data = {}
 
-        self.sizes.extend(self.client.run_on_scheduler(collect))
-        return False
+        def abort_everything(self, ensure_ready=True):
+            super().abort_everything(ensure_ready)
+            self._forget_pending()
+
+        def _forget_pending(self):
+            # Dropping the futures releases their tasks on the cluster.
+            self._results, self._callbacks, self._n_fits = {}, {}, {}
+
+        def _recoverable(self, value):
+            if sizeof(value) <= _INLINE_BYTES:
+                return value
+            for store in (self._block_data, self._call_data):
+                if id(value) in store:
+                    return store[id(value)][1]
+            future = _data_future(self.client, value)
+            self._call_data[id(value)] = (value, future)  # the value too: its id stays its own
+            return future
+
+        def submit(self, func, callback=None):
+            cf_future = concurrent.futures.Future()
+            cf_future.get = cf_future.result
+            self.client.loop.add_callback(self._submit, func, callback, cf_future)
+            return cf_future
+
+        async def _submit(self, func, callback, cf_future):
+            try:
+                tasks = [
+                    (
+                        f,
+                        [self._recoverable(a) for a in args],
+                        {k: self._recoverable(v) for k, v in kwargs.items()},
+                    )
+                    for f, args, kwargs in func.items
+                ]
+                batch = Batch(tasks)
+                future = self.client.submit(
+                    _TracebackCapturingWrapper(batch),
+                    tasks=tasks,
+                    key=f"{batch!r}-{uuid.uuid4().hex}",
+                    **self.submit_kwargs,
+                )
+            except Exception as exc:
+                _settle(cf_future, callback, self._lost(exc))
+                return
+            self._results[future], self._callbacks[future] = cf_future, callback
+            self._n_fits[future] = len(tasks)
+            self.waiting_futures.add(future)
+
+        async def _collect(self, call):
+            while self._call == call:
+                async for future, result in self.waiting_futures:
+                    if future not in self._results:  # the call ended or failed already
+                        continue
+                    cf_future, callback = self._results.pop(future), self._callbacks.pop(future)
+                    n_fits = self._n_fits.pop(future)
+                    if future.status == "error":
+                        result = result[1]  # (type, exception, traceback)
+                    elif isinstance(result, asyncio.CancelledError):
+                        result = self._lost(result)
+                    else:
+                        self._finished += n_fits
+                    _settle(cf_future, callback, result)
+                await asyncio.sleep(0.01)
+
+        async def _watch_workers(self, call):
+            alone_since = None
+            while self._call == call:
+                await asyncio.sleep(_WATCH_SECONDS)
+                try:
+                    workers = await self.client.scheduler.ncores()
+                except Exception:  # a lost scheduler cancels the futures: _collect reports it
+                    continue
+                if workers or not self._results:
+                    alone_since = None
+                    continue
+                alone_since = alone_since or time.monotonic()
+                if time.monotonic() - alone_since >= self.worker_timeout and self._call == call:
+                    self._fail_pending(self._lost(None))
+
+        def _fail_pending(self, error):
+            pending = [(self._results[f], self._callbacks[f]) for f in self._results]
+            self._forget_pending()
+            for cf_future, callback in pending:
+                _settle(cf_future, callback, error)
+
+        def _lost(self, cause):
+            address = self.client.scheduler.address
+            if cause is None:
+                what = (
+                    f"The Dask cluster at {address!r} has had no worker for "
+                    f"{self.worker_timeout:g} s"
+                )
+            elif getattr(cause, "reason", None) == "scheduler-connection-lost":
+                what = f"Lost the connection to the Dask scheduler at {address!r}"
+            else:
+                what = f"The Dask cluster at {address!r} could not run a fit ({cause})"
+            return ClusterLostError(
+                f"{what}. {self._finished} fit(s) of this search had finished; scikit-learn "
+                "keeps no partial results of a search, so none of them was kept. Start the "
+                "scheduler and workers again, then run the search again.",
+                address=address,
+                n_finished=self._finished,
+            )
+
+    return ResilientDaskBackend
+
+
+def _settle(cf_future, callback, result):
+    """Hand a batch's result, or the error to raise instead, to joblib."""
+    cf_future.set_result(result)
+    if callback is not None:
+        callback(result)
