@@ -28,12 +28,14 @@ Usage::
 """
 
 import argparse
+import contextlib
 import datetime
 import importlib.metadata
 import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -144,6 +146,263 @@ def fit_and_data_bytes(sizes):
     data = [size for key, size in sizes.items() if key.startswith("skfashion-data-")]
     fits = [size for key, size in sizes.items() if "_fit_and_score" in key]
     return fits, data
+
+
+# ---------------------------------------------------------------- failures
+# A scheduler and worker processes started with the `dask` command, as on machines of their
+# own (here on loopback), without nannies: a killed worker stays dead. A worker plugin kills a
+# process from inside the cluster as a chosen fit starts, so that the loss happens during the
+# search every time, not by a race.
+
+FAILURE_GRID = {"hidden_layer_sizes": [(8,), (16,), (32,)], "dropout": [0.0, 0.2]}
+FAILURE_SETTINGS = {"n_samples": 1_500, "epochs": 1, "cv": 3, "n_workers": 3}
+
+
+def dask_command(*args):
+    return [sys.executable, "-m", "dask", *args]
+
+
+@contextlib.contextmanager
+def cli_cluster(folder, n_workers=3):
+    """A `dask scheduler` and `n_workers` `dask worker --nthreads 1 --no-nanny` processes.
+
+    Yields the scheduler's address and the processes, the scheduler first; ends
+    every process that is still running on exit.
+    """
+    root = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, SKFASHION_THREADS="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    scheduler_file = Path(folder) / "scheduler.json"
+    quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    host = ["--host", "127.0.0.1", "--no-dashboard"]
+    processes = [
+        subprocess.Popen(
+            dask_command(
+                "scheduler", "--port", "0", "--scheduler-file", str(scheduler_file), *host
+            ),
+            **quiet,
+        )
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(scheduler_file.read_text())["address"]
+        for i in range(n_workers):
+            processes.append(
+                subprocess.Popen(
+                    dask_command(
+                        "worker",
+                        address,
+                        "--nthreads",
+                        "1",
+                        "--no-nanny",
+                        "--name",
+                        f"worker-{i}",
+                        *host,
+                    ),
+                    **quiet,
+                )
+            )
+        import distributed
+
+        with distributed.Client(address, timeout=30) as client:
+            client.wait_for_workers(n_workers, timeout=120)
+        yield address, processes
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=30)
+
+
+def kill_during_fit(client, folder, victim, nth_fit):
+    """From inside the cluster: SIGKILL ``victim`` once, as the ``nth_fit`` fit task starts.
+
+    ``victim`` is "worker" (the worker starting that fit kills itself), "workers" (every
+    worker kills itself as it starts a fit, from the ``nth_fit`` on) or a process id.
+    Each kill writes ``{"pid", "key", "time"}`` to a file named kill-<pid>.json.
+    """
+    import distributed
+
+    folder = str(Path(folder) / "kills")
+    os.makedirs(folder)
+
+    class KillDuringFit(distributed.WorkerPlugin):
+        def setup(self, worker):
+            self.worker = worker
+
+        def transition(self, key, start, finish, **kwargs):
+            import json
+            import os
+            import signal
+            import time
+
+            if finish != "executing" or "_fit_and_score" not in str(key):
+                return
+            open(os.path.join(folder, f"started-{os.getpid()}-{time.monotonic_ns()}"), "w").close()
+            if sum(name.startswith("started-") for name in os.listdir(folder)) < nth_fit:
+                return
+            pid = os.getpid() if victim in ("worker", "workers") else victim
+            guard = f"guard-{pid}" if victim == "workers" else "guard"
+            try:  # O_EXCL: one kill, even when two workers get here at once
+                os.close(os.open(os.path.join(folder, guard), os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                return
+            with open(os.path.join(folder, f"kill-{pid}.json"), "w") as file:
+                json.dump({"pid": pid, "key": str(key), "time": time.time()}, file)
+            os.kill(pid, signal.SIGKILL)
+
+    client.register_plugin(KillDuringFit(), name="kill-during-fit")
+    return Path(folder)
+
+
+def kills(folder):
+    """What :func:`kill_during_fit` killed: one dict per process, by process id."""
+    return [json.loads(path.read_text()) for path in sorted(Path(folder).glob("kill-*.json"))]
+
+
+def failure_search(settings, n_jobs):
+    estimator = FashionMLP(epochs=settings["epochs"], random_state=0)
+    return GridSearchCV(estimator, FAILURE_GRID, cv=settings["cv"], refit=False, n_jobs=n_jobs)
+
+
+TIMINGS = ("mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time")
+
+
+def differing_columns(results, expected):
+    """Columns of ``cv_results_`` that differ from ``expected``'s, timings aside."""
+    if set(results) != set(expected):
+        return sorted(set(results) ^ set(expected))
+    differ = []
+    for column in sorted(set(expected) - set(TIMINGS)):
+        got, want = results[column], expected[column]
+        same = got == want if column == "params" else np.array_equal(np.asarray(got), want)
+        if not same:
+            differ.append(column)
+    return differ
+
+
+def _fit_tasks(stream):
+    return [t for t in stream.data if "_fit_and_score" in t["key"]]
+
+
+def _failure_case(settings, X, y, serial, folder, victim, nth_fit, timeout=10):
+    """One search on a fresh command-line cluster, with ``victim`` killed during a fit."""
+    import distributed
+
+    from skfashion._parallel import ClusterLostError
+
+    folder.mkdir()
+    with cli_cluster(folder, settings["n_workers"]) as (address, processes):
+        with distributed.Client(address) as watcher:
+            workers_before = set(watcher.run(os.getpid).values())
+            if victim == "scheduler":
+                victim = processes[0].pid
+            if victim is not None:
+                kill_during_fit(watcher, folder, victim, nth_fit)
+        case, start = {}, time.perf_counter()
+        try:
+            with (
+                compute_backend(scheduler=address, timeout=timeout) as client,
+                distributed.get_task_stream(client) as stream,
+            ):
+                search = failure_search(settings, n_jobs=-1).fit(X, y)
+        except ClusterLostError as exc:
+            ended = time.time()
+            case["error"] = str(exc)
+            case["n_finished"] = exc.n_finished
+            last_kill = max(k["time"] for k in kills(folder / "kills"))
+            case["seconds_from_kill_to_error"] = round(ended - last_kill, 2)
+        else:
+            fits = _fit_tasks(stream)
+            keys = [t["key"] for t in fits]
+            killed = {k["key"] for k in kills(folder / "kills")} if victim else set()
+            with distributed.Client(address) as watcher:
+                workers_after = set(watcher.run(os.getpid).values())
+            case.update(
+                differing_columns=differing_columns(search.cv_results_, serial.cv_results_),
+                fit_tasks=len(keys),
+                fit_tasks_finished_twice=len(keys) - len(set(keys)),
+                killed_fits_finished_elsewhere=sum(t["key"] in killed for t in fits),
+                workers_before=len(workers_before),
+                workers_after=len(workers_after),
+            )
+        case["seconds"] = round(time.perf_counter() - start, 2)
+        case["kills"] = len(kills(folder / "kills")) if victim else 0
+    return case
+
+
+def run_failures(settings):
+    X, y = fetch_fashion_mnist(subset="train", return_X_y=True)
+    X, y = X[: settings["n_samples"]], y[: settings["n_samples"]]
+    serial = failure_search(settings, n_jobs=None).fit(X, y)
+    cases = {}
+    with tempfile.TemporaryDirectory() as folder:
+        plan = {
+            "undisturbed": (None, 0),
+            "one worker killed": ("worker", 5),
+            "scheduler killed": ("scheduler", 3),
+            "every worker killed": ("workers", 4),
+        }
+        for name, (victim, nth_fit) in plan.items():
+            log(f"failure case: {name}")
+            cases[name] = _failure_case(
+                settings, X, y, serial, Path(folder) / name.replace(" ", "-"), victim, nth_fit
+            )
+            log(f"{name}: {cases[name]}")
+    return {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "settings": settings,
+        "grid": FAILURE_GRID,
+        "timeout_s": 10,
+        "machine": machine_info(),
+        "load_after": round(os.getloadavg()[0], 2),
+        "cases": cases,
+    }
+
+
+def failures_markdown(results):
+    settings, cases = results["settings"], results["cases"]
+    n_fits = 6 * settings["cv"]
+    killed, scheduler, every = (
+        cases["one worker killed"],
+        cases["scheduler killed"],
+        cases["every worker killed"],
+    )
+    equal = not killed.get("differing_columns", ["?"])
+    lines = [
+        "# Losing parts of a Dask cluster during a search",
+        "",
+        f"`GridSearchCV(FashionMLP(epochs={settings['epochs']}, random_state=0), "
+        f"{results['grid']}, cv={settings['cv']})`: {n_fits} fits on the first "
+        f"{settings['n_samples']:,} Fashion-MNIST training images, through "
+        "`compute_backend(scheduler=...)`, on a `dask scheduler` and "
+        f"{settings['n_workers']} `dask worker --nthreads 1 --no-nanny` processes on "
+        "loopback, a fresh cluster for each case. A worker plugin kills a process with SIGKILL "
+        "as a chosen fit starts.",
+        "",
+        "| case | outcome | seconds |",
+        "|---|---|---|",
+        f"| undisturbed | finished | {cases['undisturbed']['seconds']:.1f} |",
+        f"| one worker killed as fit 5 starts | finished on {killed.get('workers_after')} of "
+        f"{killed.get('workers_before')} workers; `cv_results_` equal to the serial run's "
+        f"but the timings: {equal}; the killed fit ran again elsewhere "
+        f"({killed.get('killed_fits_finished_elsewhere')}x); fit tasks finished twice: "
+        f"{killed.get('fit_tasks_finished_twice')} | {killed['seconds']:.1f} |",
+        f"| scheduler killed as fit 3 starts | `ClusterLostError` "
+        f"{scheduler.get('seconds_from_kill_to_error', float('nan')):.1f} s after the kill; "
+        f"{scheduler.get('n_finished')} fit(s) had finished | {scheduler['seconds']:.1f} |",
+        f"| every worker killed, from fit 4 on | `ClusterLostError` "
+        f"{every.get('seconds_from_kill_to_error', float('nan')):.1f} s after the last death "
+        f"(`timeout={results['timeout_s']}`) | {every['seconds']:.1f} |",
+        "",
+        f"Machine: {results['machine']['cpu_count']} CPUs, {results['machine']['platform']}; "
+        f"load average {results['load_after']} at the end (a shared machine: times are "
+        f"noisy). Date: {results['date']}.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def make_search(settings, n_jobs):
@@ -347,6 +606,12 @@ def build_parser():
         "--quick", action="store_true", help="tiny data and one epoch: checks the script"
     )
     parser.add_argument(
+        "--failures",
+        action="store_true",
+        help="instead: kill a worker, the scheduler, every worker during a search "
+        "(dask.failures.{json,md})",
+    )
+    parser.add_argument(
         "--out", type=Path, default=None, help=f"results folder (default {DEFAULT_OUT})"
     )
     return parser
@@ -367,6 +632,12 @@ def main(argv=None):
             parser.error(f"--n-samples must be between 100 and 60000, got {args.n_samples}")
         settings["n_samples"] = args.n_samples
     out = args.out or DEFAULT_OUT
+    if args.failures:
+        results = run_failures(dict(FAILURE_SETTINGS))
+        write_text(out / "dask.failures.json", json.dumps(results, indent=2) + "\n")
+        write_text(out / "dask.failures.md", failures_markdown(results))
+        log(f"results in {out}")
+        return 0
     results = run(settings)
     write_text(out / "dask.json", json.dumps(results, indent=2) + "\n")
     write_text(out / "dask.md", results_markdown(results))

@@ -182,7 +182,8 @@ def compute_backend(scheduler=None, n_workers=None, *, timeout=10, scatter=None)
     distributed = _import_distributed()
     import joblib
 
-    with contextlib.ExitStack() as stack:
+    after_loss = contextlib.ExitStack()
+    with after_loss, contextlib.ExitStack() as stack:
         if scheduler is not None:
             client = stack.enter_context(_connect(distributed, scheduler, timeout))
         else:
@@ -198,7 +199,25 @@ def compute_backend(scheduler=None, n_workers=None, *, timeout=10, scatter=None)
         _start_tensorflow_on_workers(client, stack, distributed)
         backend = _backend_class()(client, scatter=scatter, worker_timeout=timeout)
         stack.enter_context(joblib.parallel_backend(backend))
-        yield client
+        try:
+            yield client
+        except ClusterLostError:
+            # The error says it all; closing a client that lost its scheduler logs tracebacks.
+            after_loss.enter_context(_silenced("distributed.client"))
+            raise
+
+
+@contextlib.contextmanager
+def _silenced(name):
+    import logging
+
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 _PLUGIN_NAME = "skfashion-tensorflow-threads"
@@ -336,7 +355,7 @@ def _backend_class():
                     n_fits = self._n_fits.pop(future)
                     if future.status == "error":
                         result = result[1]  # (type, exception, traceback)
-                    elif isinstance(result, asyncio.CancelledError):
+                    elif isinstance(result, concurrent.futures.CancelledError):
                         result = self._lost(result)
                     else:
                         self._finished += n_fits

@@ -263,186 +263,78 @@ def test_missing_dask_names_the_install_command(monkeypatch):
 
 
 # ---------------------------------------------------------------- failures of a real cluster
-# A scheduler and three single-threaded workers started as `dask scheduler` and `dask worker`
-# would be on machines of their own (here on loopback), without nannies: a killed worker stays
-# dead. A worker plugin kills a process from inside the cluster when a chosen fit starts, so
-# that the loss happens during the search every time, not by a race with the test.
+# A `dask scheduler` and three `dask worker --nthreads 1 --no-nanny` processes on loopback
+# (BENCH.cli_cluster); a worker plugin kills a process from inside the cluster as a chosen
+# fit starts (BENCH.kill_during_fit), so that the loss happens during the search every time.
 
-FAILURE_GRID = {"hidden_layer_sizes": [(8,), (16,), (32,)], "dropout": [0.0, 0.2]}
-N_FITS = 6 * 3
-
-
-def _dask_command(*args):
-    return [sys.executable, "-m", "dask", *args]
-
-
-@pytest.fixture
-def cli_cluster(tmp_path):
-    """A `dask scheduler` and three `dask worker --nthreads 1` processes on 127.0.0.1."""
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    )
-    env["SKFASHION_THREADS"] = "1"
-    scheduler_file = tmp_path / "scheduler.json"
-    common = ["--no-dashboard"]
-    processes = [
-        subprocess.Popen(
-            _dask_command(
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--scheduler-file",
-                str(scheduler_file),
-                *common,
-            ),
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    ]
-    try:
-        deadline = time.monotonic() + 60
-        while not scheduler_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        address = json.loads(scheduler_file.read_text())["address"]
-        for i in range(3):
-            processes.append(
-                subprocess.Popen(
-                    _dask_command(
-                        "worker",
-                        address,
-                        "--nthreads",
-                        "1",
-                        "--no-nanny",
-                        "--host",
-                        "127.0.0.1",
-                        "--name",
-                        f"worker-{i}",
-                        *common,
-                    ),
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-        with distributed.Client(address, timeout=30) as client:
-            client.wait_for_workers(3, timeout=90)
-        yield address, processes
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=30)
-
-
-def _kill_when_fit_starts(client, tmp_path, victim, nth_fit):
-    """From inside the cluster: SIGKILL ``victim`` once, as the ``nth_fit`` fit task starts.
-
-    ``victim`` is "worker" (the worker starting that fit kills itself), "workers" (every
-    worker kills itself as it starts a fit, from the ``nth_fit`` on) or a process id.
-    Each kill writes ``{"pid", "key", "time"}`` to a file named kill-<pid>.json.
-    """
-    folder = str(tmp_path / "kills")
-    os.makedirs(folder)
-
-    class KillDuringFit(distributed.WorkerPlugin):
-        def setup(self, worker):
-            self.worker = worker
-
-        def transition(self, key, start, finish, **kwargs):
-            import json
-            import os
-            import signal
-            import time
-
-            if finish != "executing" or "_fit_and_score" not in str(key):
-                return
-            open(os.path.join(folder, f"started-{os.getpid()}-{time.monotonic_ns()}"), "w").close()
-            if sum(name.startswith("started-") for name in os.listdir(folder)) < nth_fit:
-                return
-            pid = os.getpid() if victim in ("worker", "workers") else victim
-            guard = f"guard-{pid}" if victim == "workers" else "guard"
-            try:  # O_EXCL: one kill, even when two workers get here at once
-                os.close(os.open(os.path.join(folder, guard), os.O_CREAT | os.O_EXCL))
-            except FileExistsError:
-                return
-            with open(os.path.join(folder, f"kill-{pid}.json"), "w") as file:
-                json.dump({"pid": pid, "key": str(key), "time": time.time()}, file)
-            os.kill(pid, signal.SIGKILL)
-
-    client.register_plugin(KillDuringFit(), name="kill-during-fit")
-    return Path(folder)
-
-
-def _kills(folder):
-    return [json.loads(path.read_text()) for path in sorted(folder.glob("kill-*.json"))]
-
-
-def _failure_search(n_jobs):
-    return GridSearchCV(
-        FashionMLP(epochs=1, random_state=0), FAILURE_GRID, cv=3, refit=False, n_jobs=n_jobs
-    )
+SETTINGS = BENCH.FAILURE_SETTINGS  # 1,500 images, 1 epoch, cv=3, 6 candidates: 18 fits
 
 
 @pytest.fixture(scope="module")
 def search_xy(fashion_train):
-    return fashion_train.data[:1500], fashion_train.target[:1500]
+    n = SETTINGS["n_samples"]
+    return fashion_train.data[:n], fashion_train.target[:n]
+
+
+@pytest.fixture
+def cli_cluster(tmp_path):
+    with BENCH.cli_cluster(tmp_path, SETTINGS["n_workers"]) as (address, processes):
+        yield address, processes
 
 
 @pytest.mark.slow
 def test_search_survives_a_worker_killed_during_a_fit(cli_cluster, search_xy, tmp_path):
     address, processes = cli_cluster
     X, y = search_xy
-    serial = _failure_search(n_jobs=None).fit(X, y)
+    serial = BENCH.failure_search(SETTINGS, n_jobs=None).fit(X, y)
     with distributed.Client(address) as watcher:
         worker_pids = set(watcher.run(os.getpid).values())
-        kills = _kill_when_fit_starts(watcher, tmp_path, "worker", nth_fit=5)
+        kills = BENCH.kill_during_fit(watcher, tmp_path, "worker", nth_fit=5)
         with (
             compute_backend(scheduler=address) as client,
             distributed.get_task_stream(client) as stream,
         ):
-            search = _failure_search(n_jobs=-1).fit(X, y)
+            search = BENCH.failure_search(SETTINGS, n_jobs=-1).fit(X, y)
         left = set(watcher.run(os.getpid).values())
-        watcher.unregister_worker_plugin("kill-during-fit")
 
-    (kill,) = _kills(kills)  # exactly one worker died, during a fit
+    (kill,) = BENCH.kills(kills)  # exactly one worker died, during a fit
     assert kill["pid"] in worker_pids and left == worker_pids - {kill["pid"]}
-    finished = [t for t in stream.data if "_fit_and_score" in t["key"]]
-    keys = [t["key"] for t in finished]
-    assert len(keys) == len(set(keys))  # each fit task finished once
-    rerun = [t for t in finished if t["key"] == kill["key"]]
-    assert len(rerun) == 1  # the fit that was running on the lost worker ran again elsewhere
-    timings = {"mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time"}
-    assert set(search.cv_results_) == set(serial.cv_results_)
-    for column in set(serial.cv_results_) - timings:
-        expected, got = serial.cv_results_[column], search.cv_results_[column]
-        if column == "params":
-            assert got == expected
-        else:
-            np.testing.assert_array_equal(np.asarray(got), np.asarray(expected), err_msg=column)
-    assert serial.cv_results_["mean_test_score"].min() > 0.2
+    keys = [t["key"] for t in stream.data if "_fit_and_score" in t["key"]]
+    assert len(keys) == len(set(keys)) == 18  # each fit task finished once
+    assert kill["key"] in keys  # the fit that was running on the lost worker ran elsewhere
+    assert BENCH.differing_columns(search.cv_results_, serial.cv_results_) == []
+    assert len(search.cv_results_["params"]) == 6
+    assert serial.cv_results_["mean_test_score"].min() > 0.2  # learned: chance is 0.1
 
 
 @pytest.mark.slow
-def test_a_killed_scheduler_ends_the_search_with_a_clear_error(cli_cluster, search_xy, tmp_path):
+def test_a_killed_scheduler_ends_the_cli_search_with_a_clear_error(cli_cluster, tmp_path):
     address, processes = cli_cluster
-    X, y = search_xy
     with distributed.Client(address) as watcher:
-        kills = _kill_when_fit_starts(watcher, tmp_path, processes[0].pid, nth_fit=3)
-    with pytest.raises(ClusterLostError) as error:
-        with compute_backend(scheduler=address):
-            _failure_search(n_jobs=-1).fit(X, y)
-    raised = time.time()
-    (kill,) = _kills(kills)
+        kills = BENCH.kill_during_fit(watcher, tmp_path, processes[0].pid, nth_fit=3)
+    command = [
+        *("search", "--scheduler", address, "--cv", "3", "--epochs", "1"),
+        *("--subset-size", str(SETTINGS["n_samples"])),
+        *("--param", "hidden_layer_sizes=smaller,baseline", "--param", "dropout=0,0.2"),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "skfashion._cli", *command],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    ended = time.time()
+    (kill,) = BENCH.kills(kills)
     assert kill["pid"] == processes[0].pid and processes[0].wait(timeout=10) == -signal.SIGKILL
-    message = str(error.value)
-    assert f"Lost the connection to the Dask scheduler at '{address}'" in message
-    assert error.value.address == address and f"{error.value.n_finished} fit(s)" in message
-    assert 0 <= error.value.n_finished < N_FITS
-    assert raised - kill["time"] < 5 + 10  # detection (loopback: at once) + closing the client
+    assert done.returncode == 1, done.stderr[-3000:]
+    (line,) = done.stderr.strip().splitlines()  # one line, no traceback
+    assert line.startswith(
+        f"skfashion: error: Lost the connection to the Dask scheduler at '{address}'. "
+    )
+    n_finished = int(line.split(". ")[1].split(" fit(s)")[0])
+    assert 0 <= n_finished < 12 and "none of them was kept" in line
+    assert ended - kill["time"] < 15  # docs/dask.md: detected at once on loopback
 
 
 @pytest.mark.slow
@@ -452,12 +344,13 @@ def test_a_cluster_that_loses_every_worker_ends_the_search_in_time(
     address, processes = cli_cluster
     X, y = search_xy
     with distributed.Client(address) as watcher:
-        kills = _kill_when_fit_starts(watcher, tmp_path, "workers", nth_fit=4)
+        kills = BENCH.kill_during_fit(watcher, tmp_path, "workers", nth_fit=4)
     with pytest.raises(ClusterLostError) as error:
         with compute_backend(scheduler=address, timeout=3):
-            _failure_search(n_jobs=-1).fit(X, y)
+            BENCH.failure_search(SETTINGS, n_jobs=-1).fit(X, y)
     raised = time.time()
-    assert len(_kills(kills)) == 3 and all(p.poll() is not None for p in processes[1:])
+    assert len(BENCH.kills(kills)) == 3 and all(p.poll() is not None for p in processes[1:])
     assert processes[0].poll() is None  # the scheduler runs on
     assert str(error.value).startswith(f"The Dask cluster at '{address}' has had no worker for 3 s")
-    assert raised - max(k["time"] for k in _kills(kills)) < 3 + 5
+    assert error.value.address == address and 0 <= error.value.n_finished < 18
+    assert raised - max(k["time"] for k in BENCH.kills(kills)) < 3 + 10

@@ -1,0 +1,226 @@
+"""The cache of finished fits: keys, checks of what it reads, atomic and concurrent writes."""
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import skfashion
+from skfashion import _cache, _environment
+from skfashion._cache import ResultCache, fit_key, training_code_fingerprint
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "0123456789abcdef" * 4
+
+
+@pytest.fixture
+def results(small_xy):
+    X, _ = small_xy
+    proba = np.random.default_rng(0).random((50, 10), dtype=np.float32)
+    return {
+        "history": {"loss": [2.25, 1.5, 1.125], "val_accuracy": [0.5, 0.625, float("nan")]},
+        "fit_time": 1.2345678901234567,
+        "params": {"hidden_layer_sizes": [16, 16], "dropout": 0.5},
+        "proba": proba,
+        "pixels": X[:3],
+    }
+
+
+def _assert_same(got, expected):
+    assert set(got) == set(expected)
+    for name, value in expected.items():
+        if isinstance(value, np.ndarray):
+            assert got[name].dtype == value.dtype
+            np.testing.assert_array_equal(got[name], value)
+        else:  # NaN == NaN for the comparison through JSON text
+            assert json.dumps(got[name]) == json.dumps(value)
+
+
+def test_an_entry_comes_back_exactly(tmp_path, results):
+    cache = ResultCache(tmp_path / "new" / "cache")
+    assert cache.get(KEY) is None and not cache.folder.exists()
+    cache.put(KEY, results)
+    _assert_same(ResultCache(cache.folder).get(KEY), results)
+    assert [p.name for p in cache.folder.iterdir()] == [f"{KEY}.skfit"]
+    assert (cache.hits, cache.misses, len(cache)) == (0, 1, 1)
+    assert cache.clear() == 1 and cache.get(KEY) is None
+
+
+def _damage(path, how):
+    content = bytearray(path.read_bytes())
+    if how == "truncated":
+        path.write_bytes(content[: len(content) // 2])
+    elif how == "flipped byte":
+        content[-100] ^= 0x01
+        path.write_bytes(bytes(content))
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "not an entry":
+        path.write_bytes(b"PK\x03\x04" + bytes(content[4:]))
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped byte", "empty", "not an entry"])
+def test_a_damaged_entry_is_rejected_never_trusted(tmp_path, results, how):
+    cache = ResultCache(tmp_path)
+    cache.put(KEY, results)
+    _damage(cache.path(KEY), how)
+    with pytest.warns(UserWarning, match=f"Ignoring the damaged cache entry {cache.path(KEY)}"):
+        assert cache.get(KEY) is None
+    assert cache.rejected == [cache.path(KEY)] and cache.hits == 0
+    cache.put(KEY, results)  # trained again: the new entry replaces the damaged one
+    _assert_same(cache.get(KEY), results)
+
+
+def test_an_entry_under_another_key_is_rejected(tmp_path, results):
+    cache = ResultCache(tmp_path)
+    cache.put(KEY, results)
+    other = "f" * 64
+    shutil.copy(cache.path(KEY), cache.path(other))
+    with pytest.warns(UserWarning, match="belongs to another key"):
+        assert cache.get(other) is None
+
+
+def test_python_objects_are_refused(tmp_path):
+    cache = ResultCache(tmp_path)
+    with pytest.raises(TypeError, match="Python objects"):
+        cache.put(KEY, {"model": np.array([object()])})
+    with pytest.raises(TypeError, match="cannot put"):
+        cache.put(KEY, {"model": object()})
+    assert len(cache) == 0
+    with pytest.raises(ValueError, match="64 hexadecimal digits"):
+        cache.get("../../etc/passwd")
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    import warnings
+    import numpy as np
+    from skfashion._cache import ResultCache
+
+    warnings.simplefilter("error")
+    cache, key = ResultCache(sys.argv[1]), sys.argv[2]
+    results = {"proba": np.arange(50_000, dtype=np.float32), "history": {"loss": [1.0, 0.5]}}
+    seen = 0
+    for _ in range(20):
+        cache.put(key, results)
+        got = cache.get(key)
+        np.testing.assert_array_equal(got["proba"], results["proba"])
+        seen += 1
+    print(seen)
+    """
+)
+
+
+def test_two_runs_writing_and_reading_the_same_entries_at_once(tmp_path):
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(tmp_path), KEY],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [err[-1000:] for _, err in outputs]
+    assert [out.strip() for out, _ in outputs] == ["20", "20"]  # every read was whole
+    assert [p.name for p in tmp_path.iterdir()] == [f"{KEY}.skfit"]  # no temporary file left
+
+
+def test_a_full_disk_names_the_file_and_leaves_nothing(tmp_path):
+    # A file size limit makes the write fail as a full disk would, part-way through.
+    script = textwrap.dedent(
+        """
+        import resource, signal, sys
+        import numpy as np
+        from skfashion._cache import ResultCache
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+        try:
+            ResultCache(sys.argv[1]).put("a" * 64, {"proba": np.zeros(1_000_000)})
+        except OSError as exc:
+            print(exc.strerror)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith(f"Cannot write {tmp_path / ('a' * 64 + '.skfit')}: ")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_default_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("SKFASHION_CACHE", str(tmp_path / "mine"))
+    assert ResultCache().folder == tmp_path / "mine"
+    monkeypatch.delenv("SKFASHION_CACHE")
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn"))
+    assert ResultCache().folder == tmp_path / "sklearn" / "skfashion_cache"
+
+
+def test_the_key_changes_with_each_ingredient(monkeypatch, small_xy):
+    X, y = small_xy
+    params = {"hidden_layer_sizes": (16, 16), "dropout": 0.5, "epochs": 5}
+    base = fit_key(params, 0, X, y, extra={"predict": "test"})
+    assert base == fit_key(
+        dict(reversed(params.items())), 0, X.copy(), y.copy(), extra={"predict": "test"}
+    )
+    X_changed = X.copy()
+    X_changed[123, 456] ^= 1
+    variants = {
+        "a parameter": fit_key({**params, "dropout": 0.2}, 0, X, y, extra={"predict": "test"}),
+        "the seed": fit_key(params, 1, X, y, extra={"predict": "test"}),
+        "one pixel": fit_key(params, 0, X_changed, y, extra={"predict": "test"}),
+        "a label": fit_key(params, 0, X, np.roll(y, 1), extra={"predict": "test"}),
+        "fewer rows": fit_key(params, 0, X[:-1], y[:-1], extra={"predict": "test"}),
+        "the dtype": fit_key(params, 0, X.astype(np.float32), y, extra={"predict": "test"}),
+        "the arrays' order": fit_key(params, 0, y, X, extra={"predict": "test"}),
+        "extra": fit_key(params, 0, X, y, extra={"predict": "train"}),
+    }
+    real_versions = _environment.package_versions
+    for package in ("tensorflow", "keras", "numpy"):
+
+        def versions(packages, package=package):
+            return {**real_versions(packages), package: "0.0.1"}
+
+        monkeypatch.setattr(_environment, "package_versions", versions)
+        variants[package] = fit_key(params, 0, X, y, extra={"predict": "test"})
+    monkeypatch.setattr(_environment, "package_versions", real_versions)
+    monkeypatch.setattr(skfashion, "__version__", "9.9.9")
+    variants["skfashion"] = fit_key(params, 0, X, y, extra={"predict": "test"})
+    monkeypatch.undo()
+    monkeypatch.setattr(_cache, "training_code_fingerprint", lambda: "0" * 64)
+    variants["the training code"] = fit_key(params, 0, X, y, extra={"predict": "test"})
+    monkeypatch.undo()
+
+    assert fit_key(params, 0, X, y, extra={"predict": "test"}) == base
+    assert base not in variants.values()
+    assert len(set(variants.values())) == len(variants), variants
+
+
+def test_the_code_fingerprint_follows_the_training_modules(tmp_path):
+    package = tmp_path / "skfashion"
+    shutil.copytree(Path(skfashion.__file__).parent, package)
+    assert training_code_fingerprint(package) == training_code_fingerprint()
+    (package / "_cli.py").write_text("# the command line cannot change a fit\n")
+    assert training_code_fingerprint(package) == training_code_fingerprint()
+    for changed in ("_estimator.py", "_network.py"):
+        text = (package / changed).read_text()
+        (package / changed).write_text(text + "\n# changed\n")
+        assert training_code_fingerprint(package) != training_code_fingerprint()
+        (package / changed).write_text(text)
+    (package / "_training_loop.py").write_text("STEPS = 1\n")  # a module added later counts
+    assert training_code_fingerprint(package) != training_code_fingerprint()
