@@ -140,6 +140,49 @@ def _plain(value):
     raise TypeError(f"cannot put {type(value).__name__} {value!r} into a cache key")
 
 
+# Parameters that change what a fit prints, not what it learns.
+_QUIET_PARAMS = ("verbose",)
+_FITTED = "fitted."
+
+
+def estimator_key(estimator, *arrays, extra=None):
+    """:func:`fit_key` of an unfitted estimator's parameters and seed, and ``arrays``."""
+    params = {k: v for k, v in estimator.get_params().items() if k not in _QUIET_PARAMS}
+    return fit_key(params, getattr(estimator, "random_state", None), *arrays, extra=extra)
+
+
+def estimator_results(estimator, **arrays):
+    """What a fitted estimator learned that a cache entry can hold, and ``arrays``.
+
+    Every public fitted attribute (``history_``, ``classes_``, ``fit_time_``,
+    ...) that is a number, a string, a list, a dict or a NumPy array; not the
+    Keras network (``model_``), which is code as much as numbers.
+    """
+    results = {}
+    for name, value in vars(estimator).items():
+        if name.endswith("_") and not name.startswith("_") and _storable(value):
+            results[_FITTED + name] = value
+    return {**results, **arrays}
+
+
+def restore_estimator(estimator, results):
+    """Set the fitted attributes kept by :func:`estimator_results` on ``estimator``; return it."""
+    for name, value in results.items():
+        if name.startswith(_FITTED):
+            setattr(estimator, name[len(_FITTED) :], value)
+    return estimator
+
+
+def _storable(value):
+    if isinstance(value, np.ndarray):
+        return not value.dtype.hasobject
+    try:
+        json.dumps(value, default=_plain)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 class ResultCache:
     """Finished fits' results on disk, keyed by :func:`fit_key`.
 
@@ -286,4 +329,12 @@ def _decode(content, key):
     return {**document["results"], **arrays}
 
 
-__all__ = ["ResultCache", "default_folder", "fit_key", "training_code_fingerprint"]
+__all__ = [
+    "ResultCache",
+    "default_folder",
+    "estimator_key",
+    "estimator_results",
+    "fit_key",
+    "restore_estimator",
+    "training_code_fingerprint",
+]

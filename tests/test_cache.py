@@ -224,3 +224,30 @@ def test_the_code_fingerprint_follows_the_training_modules(tmp_path):
         (package / changed).write_text(text)
     (package / "_training_loop.py").write_text("STEPS = 1\n")  # a module added later counts
     assert training_code_fingerprint(package) != training_code_fingerprint()
+
+
+def test_a_fitted_estimator_comes_back_from_its_entry(tmp_path, small_xy):
+    from skfashion import FashionMLP, report
+
+    X, y = small_xy
+    estimator = FashionMLP(
+        hidden_layer_sizes=(8,), epochs=2, validation_fraction=0.25, random_state=0, verbose=0
+    )
+    key = _cache.estimator_key(estimator, X[:400], y[:400], X[400:])
+    assert key == _cache.estimator_key(estimator.set_params(verbose=1), X[:400], y[:400], X[400:])
+    assert key != _cache.estimator_key(
+        estimator.set_params(random_state=1), X[:400], y[:400], X[400:]
+    )
+    estimator.set_params(verbose=0, random_state=0)
+    fitted = FashionMLP(**estimator.get_params()).fit(X[:400], y[:400])
+    proba = fitted.predict_proba(X[400:])
+    cache = ResultCache(tmp_path)
+    cache.put(key, _cache.estimator_results(fitted, proba=proba))
+
+    entry = cache.get(key)
+    restored = _cache.restore_estimator(FashionMLP(**estimator.get_params()), entry)
+    np.testing.assert_array_equal(entry["proba"], proba)
+    assert restored.history_ == fitted.history_ and restored.fit_time_ == fitted.fit_time_
+    np.testing.assert_array_equal(restored.classes_, fitted.classes_)
+    assert not hasattr(restored, "model_")  # the network itself is not kept
+    assert report.diagnose(restored) == report.diagnose(fitted)
