@@ -2,6 +2,7 @@
 
 import http.server
 import importlib.util
+import inspect
 import json
 import os
 import signal
@@ -354,3 +355,59 @@ def test_a_cluster_that_loses_every_worker_ends_the_search_in_time(
     assert str(error.value).startswith(f"The Dask cluster at '{address}' has had no worker for 3 s")
     assert error.value.address == address and 0 <= error.value.n_finished < 18
     assert raised - max(k["time"] for k in BENCH.kills(kills)) < 3 + 10
+
+
+# ---------------------------------------------------------------- docs/dask.md in step
+
+
+def _quoted(pattern):
+    import re
+
+    match = re.search(pattern, " ".join((ROOT / "docs" / "dask.md").read_text().split()))
+    assert match, pattern
+    return match.groups()
+
+
+def test_docs_quote_the_committed_benchmark():
+    results = json.loads((ROOT / "benchmarks" / "results" / "dask.json").read_text())
+    (speedup,) = _quoted(r"\(([\d.]+)× in the run above")
+    assert float(speedup) == results["speedup"]
+    (kilobytes,) = _quoted(r"each fit task of the benchmark below is about (\d+) kB")
+    assert int(kilobytes) == round(results["max_task_bytes"] / 1000)
+    (megabytes,) = _quoted(r"\(([\d.]+) MB there")
+    assert float(megabytes) == round(results["X_bytes"] / 1e6, 1)
+    fits = {
+        size: [c for c in results["candidates"] if c["params"]["hidden_layer_sizes"] in size]
+        for size in (("smaller", "baseline"), ("bigger",))
+    }
+    small = [c[k] for c in fits[("smaller", "baseline")] for k in ("serial_fit_s", "dask_fit_s")]
+    assert _quoted(r"\(([\d.]+)–([\d.]+) s either way\)") == (
+        f"{min(small):.1f}",
+        f"{max(small):.1f}",
+    )
+    serial = [c["serial_fit_s"] for c in fits[("bigger",)]]
+    dask_ = [c["dask_fit_s"] for c in fits[("bigger",)]]
+    assert _quoted(
+        r"\(([\d.]+)–([\d.]+) s with two threads against ([\d.]+)–([\d.]+) s in one\)"
+    ) == (
+        f"{min(serial):.1f}",
+        f"{max(serial):.1f}",
+        f"{min(dask_):.1f}",
+        f"{max(dask_):.1f}",
+    )
+
+
+def test_docs_quote_dask_s_own_defaults_in_the_failure_model():
+    import dask
+    from dask.utils import parse_timedelta
+
+    (retries,) = _quoted(r"Dask retries a task up to (\d+) times")
+    assert int(retries) == dask.config.get("distributed.scheduler.allowed-failures")
+    (tcp,) = _quoted(r"`distributed.comm.timeouts.tcp`, (\d+) s by default")
+    assert int(tcp) == parse_timedelta(dask.config.get("distributed.comm.timeouts.tcp"))
+    (ttl,) = _quoted(r"`distributed.scheduler.worker-ttl`, (\d+) minutes by default")
+    assert int(ttl) * 60 == parse_timedelta(dask.config.get("distributed.scheduler.worker-ttl"))
+    (timeout,) = _quoted(r"After `timeout` seconds \(default (\d+)\) without any worker")
+    assert (
+        int(timeout) == inspect.signature(compute_backend.__wrapped__).parameters["timeout"].default
+    )
