@@ -173,6 +173,44 @@ def restore_estimator(estimator, results):
     return estimator
 
 
+# What a study entry holds besides the fit: the test set's probabilities.
+_FIT_AND_PREDICT = {"computes": "fit(X, y), predict_proba(X_test)"}
+
+
+def open_cache(cache):
+    """The :class:`ResultCache` a ``cache`` argument asks for, or None.
+
+    True: the default folder; a path: that folder; False or None: no cache.
+    """
+    if cache is None or cache is False:
+        return None
+    return ResultCache(None if cache is True else cache)
+
+
+def cached_fit(cache, estimator, X, y, X_test):
+    """Look up the fit of ``estimator`` on ``X, y`` and its probabilities on ``X_test``.
+
+    Returns
+    -------
+    key : str
+        The entry's key, for :func:`keep_fit`.
+    found : tuple or None
+        ``(estimator, proba)``, the estimator with its fitted attributes
+        restored, when ``cache`` holds a sound entry; None otherwise.
+    """
+    key = estimator_key(estimator, X, y, X_test, extra=_FIT_AND_PREDICT)
+    entry = cache.get(key) if cache is not None else None
+    if entry is None:
+        return key, None
+    return key, (restore_estimator(estimator, entry), entry.pop("proba"))
+
+
+def keep_fit(cache, key, estimator, proba):
+    """Store a finished fit and its test probabilities under ``key`` (nothing without a cache)."""
+    if cache is not None:
+        cache.put(key, estimator_results(estimator, proba=proba))
+
+
 def _storable(value):
     if isinstance(value, np.ndarray):
         return not value.dtype.hasobject
@@ -331,6 +369,9 @@ def _decode(content, key):
 
 __all__ = [
     "ResultCache",
+    "cached_fit",
+    "keep_fit",
+    "open_cache",
     "default_folder",
     "estimator_key",
     "estimator_results",

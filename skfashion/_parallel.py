@@ -27,17 +27,28 @@ _WATCH_SECONDS = 0.5
 class ClusterLostError(ConnectionError):
     """The Dask cluster can no longer run the fits: its scheduler, or every worker, is gone.
 
-    Attributes
+    Parameters
     ----------
+    what : str
+        What happened, naming the scheduler's address.
     address : str
         The scheduler's address.
     n_finished : int
         Fits of the interrupted call that had finished before the loss.
+    kept : str, default=None
+        What was kept of the work, and how to go on; by default that of a
+        scikit-learn search, which keeps nothing.
     """
 
-    def __init__(self, message, *, address, n_finished):
-        super().__init__(message)
-        self.address, self.n_finished = address, n_finished
+    def __init__(self, what, *, address, n_finished, kept=None):
+        if kept is None:
+            kept = (
+                f"{n_finished} fit(s) of this search had finished; scikit-learn keeps no "
+                "partial results of a search, so none of them was kept. Start the scheduler "
+                "and workers again, then run the search again."
+            )
+        super().__init__(f"{what}. {kept}")
+        self.what, self.address, self.n_finished = what, address, n_finished
 
 
 def _import_distributed():
@@ -394,13 +405,7 @@ def _backend_class():
                 what = f"Lost the connection to the Dask scheduler at {address!r}"
             else:
                 what = f"The Dask cluster at {address!r} could not run a fit ({cause})"
-            return ClusterLostError(
-                f"{what}. {self._finished} fit(s) of this search had finished; scikit-learn "
-                "keeps no partial results of a search, so none of them was kept. Start the "
-                "scheduler and workers again, then run the search again.",
-                address=address,
-                n_finished=self._finished,
-            )
+            return ClusterLostError(what, address=address, n_finished=self._finished)
 
     return ResilientDaskBackend
 

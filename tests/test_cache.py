@@ -230,24 +230,26 @@ def test_a_fitted_estimator_comes_back_from_its_entry(tmp_path, small_xy):
     from skfashion import FashionMLP, report
 
     X, y = small_xy
-    estimator = FashionMLP(
-        hidden_layer_sizes=(8,), epochs=2, validation_fraction=0.25, random_state=0, verbose=0
-    )
-    key = _cache.estimator_key(estimator, X[:400], y[:400], X[400:])
-    assert key == _cache.estimator_key(estimator.set_params(verbose=1), X[:400], y[:400], X[400:])
-    assert key != _cache.estimator_key(
-        estimator.set_params(random_state=1), X[:400], y[:400], X[400:]
-    )
-    estimator.set_params(verbose=0, random_state=0)
-    fitted = FashionMLP(**estimator.get_params()).fit(X[:400], y[:400])
+    params = {"hidden_layer_sizes": (8,), "epochs": 2, "validation_fraction": 0.25}
+    estimator = FashionMLP(**params, random_state=0, verbose=0)
+    data = (X[:400], y[:400], X[400:])
+    cache = _cache.open_cache(tmp_path)
+    key, found = _cache.cached_fit(cache, estimator, *data)
+    assert found is None and cache.misses == 1
+    assert key == _cache.cached_fit(None, estimator.set_params(verbose=1), *data)[0]
+    assert key != _cache.cached_fit(None, estimator.set_params(random_state=1), *data)[0]
+    fitted = FashionMLP(**params, random_state=0).fit(X[:400], y[:400])
     proba = fitted.predict_proba(X[400:])
-    cache = ResultCache(tmp_path)
-    cache.put(key, _cache.estimator_results(fitted, proba=proba))
+    _cache.keep_fit(cache, key, fitted, proba)
 
-    entry = cache.get(key)
-    restored = _cache.restore_estimator(FashionMLP(**estimator.get_params()), entry)
-    np.testing.assert_array_equal(entry["proba"], proba)
+    _, (restored, cached_proba) = _cache.cached_fit(
+        cache, FashionMLP(**params, random_state=0), *data
+    )
+    np.testing.assert_array_equal(cached_proba, proba)
     assert restored.history_ == fitted.history_ and restored.fit_time_ == fitted.fit_time_
     np.testing.assert_array_equal(restored.classes_, fitted.classes_)
     assert not hasattr(restored, "model_")  # the network itself is not kept
     assert report.diagnose(restored) == report.diagnose(fitted)
+    assert _cache.open_cache(False) is None and _cache.open_cache(True).folder == (
+        _cache.default_folder()
+    )
