@@ -146,9 +146,16 @@ _FITTED = "fitted."
 
 
 def estimator_key(estimator, *arrays, extra=None):
-    """:func:`fit_key` of an unfitted estimator's parameters and seed, and ``arrays``."""
+    """:func:`fit_key` of an unfitted estimator's parameters and seed, and ``arrays``.
+
+    None when ``random_state`` is not an int: such a fit cannot be repeated,
+    so it is never taken from a cache.
+    """
     params = {k: v for k, v in estimator.get_params().items() if k not in _QUIET_PARAMS}
-    return fit_key(params, getattr(estimator, "random_state", None), *arrays, extra=extra)
+    seed = params.pop("random_state", None)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        return None
+    return fit_key(params, int(seed), *arrays, extra=extra)
 
 
 def estimator_results(estimator, **arrays):
@@ -192,14 +199,15 @@ def cached_fit(cache, estimator, X, y, X_test):
 
     Returns
     -------
-    key : str
-        The entry's key, for :func:`keep_fit`.
+    key : str or None
+        The entry's key, for :func:`keep_fit`; None for a fit that cannot
+        be repeated (``random_state`` not an int).
     found : tuple or None
         ``(estimator, proba)``, the estimator with its fitted attributes
         restored, when ``cache`` holds a sound entry; None otherwise.
     """
     key = estimator_key(estimator, X, y, X_test, extra=_FIT_AND_PREDICT)
-    entry = cache.get(key) if cache is not None else None
+    entry = cache.get(key) if cache is not None and key is not None else None
     if entry is None:
         return key, None
     return key, (restore_estimator(estimator, entry), entry.pop("proba"))
@@ -207,7 +215,7 @@ def cached_fit(cache, estimator, X, y, X_test):
 
 def keep_fit(cache, key, estimator, proba):
     """Store a finished fit and its test probabilities under ``key`` (nothing without a cache)."""
-    if cache is not None:
+    if cache is not None and key is not None:
         cache.put(key, estimator_results(estimator, proba=proba))
 
 

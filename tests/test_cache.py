@@ -238,6 +238,9 @@ def test_a_fitted_estimator_comes_back_from_its_entry(tmp_path, small_xy):
     assert found is None and cache.misses == 1
     assert key == _cache.cached_fit(None, estimator.set_params(verbose=1), *data)[0]
     assert key != _cache.cached_fit(None, estimator.set_params(random_state=1), *data)[0]
+    for unrepeatable in (None, np.random.RandomState(0)):
+        estimator.set_params(random_state=unrepeatable)
+        assert _cache.cached_fit(cache, estimator, *data) == (None, None)
     fitted = FashionMLP(**params, random_state=0).fit(X[:400], y[:400])
     proba = fitted.predict_proba(X[400:])
     _cache.keep_fit(cache, key, fitted, proba)

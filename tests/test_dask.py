@@ -268,6 +268,7 @@ def test_missing_dask_names_the_install_command(monkeypatch):
 # (BENCH.cli_cluster); a worker plugin kills a process from inside the cluster as a chosen
 # fit starts (BENCH.kill_during_fit), so that the loss happens during the search every time.
 
+CLI = "import sys; from skfashion._cli import main; sys.exit(main(sys.argv[1:]))"
 SETTINGS = BENCH.FAILURE_SETTINGS  # 1,500 images, 1 epoch, cv=3, 6 candidates: 18 fits
 
 
@@ -319,16 +320,16 @@ def test_a_killed_scheduler_ends_the_cli_search_with_a_clear_error(cli_cluster, 
         *("--param", "hidden_layer_sizes=smaller,baseline", "--param", "dropout=0,0.2"),
     ]
     done = subprocess.run(
-        [sys.executable, "-m", "skfashion._cli", *command],
+        [sys.executable, "-c", CLI, *command],
         capture_output=True,
         text=True,
         timeout=600,
         env=dict(os.environ, PYTHONPATH=str(ROOT)),
     )
     ended = time.time()
+    assert done.returncode == 1, (done.stdout[-2000:], done.stderr[-3000:])
     (kill,) = BENCH.kills(kills)
     assert kill["pid"] == processes[0].pid and processes[0].wait(timeout=10) == -signal.SIGKILL
-    assert done.returncode == 1, done.stderr[-3000:]
     (line,) = done.stderr.strip().splitlines()  # one line, no traceback
     assert line.startswith(
         f"skfashion: error: Lost the connection to the Dask scheduler at '{address}'. "
