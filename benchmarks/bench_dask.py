@@ -142,9 +142,9 @@ class record_task_bytes:
 
 
 def fit_and_data_bytes(sizes):
-    """Sizes of the fit tasks and of the data tasks among ``record_task_bytes``'s."""
+    """Sizes of joblib's tasks (the fits) and of the data tasks among ``record_task_bytes``'s."""
     data = [size for key, size in sizes.items() if key.startswith("skfashion-data-")]
-    fits = [size for key, size in sizes.items() if "_fit_and_score" in key]
+    fits = [size for key, size in sizes.items() if "batch_of_" in key]  # joblib's tasks
     return fits, data
 
 
