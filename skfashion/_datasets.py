@@ -566,7 +566,7 @@ def verify_fashion_mnist(*, data_home=None):
 
     Examples
     --------
-    >>> from skfashion._datasets import verify_fashion_mnist
+    >>> from skfashion import verify_fashion_mnist
     >>> [(f.file, f.ok) for f in verify_fashion_mnist()][:2]
     [('train-images-idx3-ubyte.gz', True), ('train-labels-idx1-ubyte.gz', True)]
     """

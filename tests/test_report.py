@@ -491,7 +491,7 @@ def test_save_table_leaves_the_old_file_whole_when_writing_fails(tmp_path, monke
     def fail(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr("skfashion.report._io.os.replace", fail)
+    monkeypatch.setattr("skfashion._files.os.replace", fail)
     with pytest.raises(OSError, match="disk full"):
         report.save_table(report.history_frame(BIGGER), path)
     assert path.read_text() == "old table\n"
