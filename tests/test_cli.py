@@ -160,7 +160,7 @@ def test_study_quick_with_verbose_table(tmp_path, capsys):
         (["train", "--units", "512,abc"], "expected unit counts"),
         (["train", "--units", "0"], "expected unit counts"),
         (["train", "--preset", "bigger", "--units", "16"], "not allowed with argument"),
-        (["train", "--early-stopping", "--validation-fraction", "0"], "there is no validation data"),
+        (["train", "--early-stopping", "--validation-fraction", "0"], "no validation data"),
         (["train", "--subset-size", "70000"], "60,000 training images"),
         (["train", "--subset-size", "12"], "too few samples"),
         (["study", "--scheduler", "tcp://x:1", "--local-cluster", "2"], "not both"),
