@@ -53,12 +53,14 @@ def _report(out):
 
 
 # ----------------------------------------------------------------------------- end to end
+@pytest.mark.slow  # a whole benchmark run: a process per contender
 def test_quick_contenders_run_is_small_and_succeeds(contenders_run):
     proc, out = contenders_run
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in out.iterdir()) == ["performance.json", "performance.md"]
 
 
+@pytest.mark.slow  # a whole benchmark run: a process per contender
 def test_quick_contenders_json(run, contenders_run):
     _, out = contenders_run
     report = _report(out)
@@ -92,6 +94,7 @@ def test_quick_contenders_json(run, contenders_run):
         )
 
 
+@pytest.mark.slow  # a whole benchmark run: a process per contender
 def test_quick_contenders_ratios_and_goals_follow_the_medians(run, contenders_run):
     section = _report(contenders_run[1])["sections"]["contenders"]
     medians = {row["name"]: row["fit_s"]["median"] for row in section["rows"]}
@@ -110,6 +113,7 @@ def test_quick_contenders_ratios_and_goals_follow_the_medians(run, contenders_ru
     assert goals["peak_rss_mb"]["met"] == (goals["peak_rss_mb"]["value"] < 1500)
 
 
+@pytest.mark.slow  # a whole benchmark run: a process per contender
 def test_quick_contenders_markdown(run, contenders_run):
     """The Markdown table shows each contender's medians from performance.json."""
     out = contenders_run[1]
@@ -129,6 +133,7 @@ def test_quick_contenders_markdown(run, contenders_run):
         assert float(cells[4]) == round(row["test_accuracy"]["median"], 4), row["name"]
 
 
+@pytest.mark.slow  # a whole benchmark run: a process per contender
 def test_quick_scaling_sections(run, scaling_run):
     proc, out = scaling_run
     assert proc.returncode == 0, proc.stderr

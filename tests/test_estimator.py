@@ -301,6 +301,7 @@ def test_verbose_2_shows_a_progress_bar_per_epoch(small_xy, capsys):
 
 
 # --------------------------------------------------------------------------- early stopping
+@pytest.mark.slow  # up to 30 epochs of the 512+512 network on 2,000 real images
 def test_early_stopping_restores_the_best_epoch(fashion_train):
     X, y = fashion_train.data[:2000], fashion_train.target[:2000]
     X_val, y_val = fashion_train.data[2000:2500], fashion_train.target[2000:2500]
