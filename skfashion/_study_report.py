@@ -313,7 +313,7 @@ def _group(result, words, group):
         "models": [_model(name, result, words) for name in names],
         "names": words.join(names),
         "sizes": words.join(
-            words("size_item", units=_units(result.estimators[name]), name=name) for name in names
+            words("size_item", units=_units(name, result), name=name) for name in names
         ),
     }
 
@@ -322,7 +322,7 @@ def _tutorial(result, words):
     estimator = result.estimators["tutorial"]
     return {
         "model": _model("tutorial", result, words),
-        "units": _units(estimator),
+        "units": _units("tutorial", result),
         "n_classes": len(estimator.classes_),
         "batch_size": estimator.batch_size,
         "epochs": estimator.epochs,
@@ -359,17 +359,14 @@ def _strong(result, words):
     }
 
 
-def _units(estimator):
-    from ._network import resolve_hidden_layer_sizes
-    from .report._tables import format_param_value
-
-    return format_param_value(resolve_hidden_layer_sizes(estimator.hidden_layer_sizes))
+def _units(name, result):
+    return result.comparison.loc[name, "hidden_layer_sizes"]
 
 
 def _network_parts(name, result, words):
     """The network's settings that differ from plain: units, batch norm, dropout, L2…"""
     estimator = result.estimators[name]
-    parts = [words("network.units", units=_units(estimator))]
+    parts = [words("network.units", units=_units(name, result))]
     if estimator.batch_norm:
         parts.append(words("network.batch_norm"))
     if estimator.dropout:

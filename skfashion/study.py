@@ -435,11 +435,16 @@ def _advance(bar):
 
 
 def _heading(name, estimator, n_images):
+    units = _hidden_units(estimator)
+    return f"\n{name}: {units} units, {n_images:,} training images, {estimator.epochs} epochs"
+
+
+def _hidden_units(estimator):
+    """``"512+512"``: the hidden layers as the tables and the report show them."""
     from ._network import resolve_hidden_layer_sizes
     from .report._tables import format_param_value
 
-    units = format_param_value(resolve_hidden_layer_sizes(estimator.hidden_layer_sizes))
-    return f"\n{name}: {units} units, {n_images:,} training images, {estimator.epochs} epochs"
+    return format_param_value(resolve_hidden_layer_sizes(estimator.hidden_layer_sizes))
 
 
 class _AboveBar:
@@ -507,16 +512,11 @@ def _collect(names, fitted, probas, data, settings):
 
 
 def _comparison(names, fitted, diagnoses, test_accuracy, settings):
-    from ._network import resolve_hidden_layer_sizes
     from .report import compare
-    from .report._tables import format_param_value
 
     frame = compare(diagnoses)
     network = {
-        "hidden_layer_sizes": [
-            format_param_value(resolve_hidden_layer_sizes(fitted[n].hidden_layer_sizes))
-            for n in names
-        ],
+        "hidden_layer_sizes": [_hidden_units(fitted[n]) for n in names],
         "dropout": [float(fitted[n].dropout) for n in names],
         "l2": [float(fitted[n].l2) for n in names],
         "augment": [bool(fitted[n].augment) for n in names],
