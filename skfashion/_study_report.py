@@ -8,6 +8,7 @@ Markdown rendered by markdown-it-py, with the figures embedded.
 """
 
 import base64
+import functools
 import json
 import math
 
@@ -212,6 +213,7 @@ def write_documents(folder, result, files):
     return list(DOCUMENTS)
 
 
+@functools.cache
 def _templates():
     import jinja2
 
