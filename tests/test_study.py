@@ -35,29 +35,7 @@ TIMING_COLUMNS = ["fit_time_s"]
 
 
 @pytest.fixture(scope="module")
-def _split_sizes():
-    """Temporary, until FashionMLP records ``n_train_samples_`` and ``n_validation_samples_``
-    (the estimator branch of #12): set them after ``fit`` where it did not. Remove after merge."""
-    import math
-
-    from skfashion import FashionMLP
-
-    fit = FashionMLP.fit
-
-    def fit_and_count(self, X, y, **kwargs):
-        fitted = fit(self, X, y, **kwargs)
-        if not hasattr(self, "n_validation_samples_"):
-            n_val = math.ceil(self.validation_fraction * len(y))
-            self.n_train_samples_, self.n_validation_samples_ = len(y) - n_val, n_val
-        return fitted
-
-    FashionMLP.fit = fit_and_count
-    yield
-    FashionMLP.fit = fit
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory, _split_sizes):
+def tiny(tmp_path_factory):
     """A small English study with every section: tutorial, sizes, a remedy; 2 epochs."""
     out = tmp_path_factory.mktemp("tiny") / "report"
     stderr = io.StringIO()
@@ -67,7 +45,7 @@ def tiny(tmp_path_factory, _split_sizes):
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory, _split_sizes):
+def quick(tmp_path_factory):
     """One quick study of all default models and its report folder."""
     out = tmp_path_factory.mktemp("quick") / "report"
     return run_study(out=out, quick=True, random_state=0, progress=False), out
@@ -495,7 +473,7 @@ def _snapshot(folder):
     return {path.name: path.read_bytes() for path in folder.iterdir()}
 
 
-def test_a_failed_run_keeps_the_previous_report(tiny, tmp_path, monkeypatch, _split_sizes):
+def test_a_failed_run_keeps_the_previous_report(tiny, tmp_path, monkeypatch):
     out = tmp_path / "report"
     shutil.copytree(tiny[1], out)
     before = _snapshot(out)
