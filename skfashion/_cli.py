@@ -556,6 +556,17 @@ def _add_study_parser(commands):
         default=None,
         help="no progress bar (shown by default when standard error is a terminal)",
     )
+    cache = study.add_mutually_exclusive_group()
+    cache.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep each finished model here and reuse it when run again (default: "
+        "$SKFASHION_CACHE, else skfashion_cache in scikit-learn's data home)",
+    )
+    cache.add_argument(
+        "--no-cache", action="store_true", help="train every model, keep nothing for later runs"
+    )
     study.set_defaults(func=_cmd_study)
 
 
@@ -574,6 +585,7 @@ def _cmd_study(args):
             verbose=int(args.verbose),
             progress=args.progress,
             n_jobs=args.n_jobs,
+            cache=False if args.no_cache else args.cache_dir or True,
         )
     print()
     print(result.summary_frame().to_string(float_format=lambda value: f"{value:.3f}"))

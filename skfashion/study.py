@@ -134,6 +134,7 @@ class StudyResult:
         "verbose": ["verbose"],
         "progress": ["boolean", None],
         "n_jobs": [Integral, None],
+        "cache": ["boolean", str, os.PathLike],
     },
     prefer_skip_nested_validation=True,
 )
@@ -149,6 +150,7 @@ def run_study(
     verbose=0,
     progress=True,
     n_jobs=None,
+    cache=False,
 ):
     """Run the course's Fashion-MNIST exercise end to end and write a report.
 
@@ -216,6 +218,15 @@ def run_study(
         the models are trained in parallel with :class:`joblib.Parallel`
         (``-1``: all cores), on a Dask cluster when joblib's Dask backend is
         active; the progress bar then advances once per finished model.
+    cache : bool or path-like, default=False
+        Keep each finished model's results (fitted attributes and test-set
+        probabilities) in a cache, and take from it the models already
+        trained with the same parameters, seed, data, versions and training
+        code, so that a run stopped by Ctrl-C, a crash or a lost cluster
+        trains only what is missing when run again, and writes the same
+        report. True uses ``$SKFASHION_CACHE`` or ``skfashion_cache`` in
+        scikit-learn's data home; a path names the folder. A damaged entry
+        is ignored with a warning and its model trained again.
 
     Returns
     -------
@@ -250,7 +261,7 @@ def run_study(
         from . import _study_report
 
         data = _load_data(settings)
-        fitted, probas = _train(names, settings, data, verbose, progress, n_jobs)
+        fitted, probas = _train(names, settings, data, verbose, progress, n_jobs, cache)
         result = _collect(names, fitted, probas, data, settings)
         result.out = out
         files = _study_report.write_figures_and_tables(
@@ -388,19 +399,26 @@ def _fit_and_predict(estimator, X, y, X_test, on_epoch_end=None):
     return estimator, estimator.predict_proba(X_test)
 
 
-def _train(names, settings, data, verbose, progress, n_jobs):
+def _train(names, settings, data, verbose, progress, n_jobs, cache=False):
     from tqdm import tqdm
 
-    jobs = []
+    from ._cache import cached_fit, keep_fit, open_cache
+
+    cache = open_cache(cache)
+    jobs, keys, fitted, probas = [], {}, {}, {}
     for name in names:
         n = _n_images(name, settings)
-        jobs.append((name, _estimator(name, settings, verbose), data["X"][:n], data["y"][:n]))
+        estimator, X, y = _estimator(name, settings, verbose), data["X"][:n], data["y"][:n]
+        keys[name], found = cached_fit(cache, estimator, X, y, data["X_test"])
+        if found is None:
+            jobs.append((name, estimator, X, y))
+        else:
+            fitted[name], probas[name] = found
     total = sum(estimator.epochs for _, estimator, _, _ in jobs)
     if progress is None:
         progress = getattr(sys.stderr, "isatty", lambda: False)()
     bar = tqdm(total=total, unit="epoch", file=sys.stderr, disable=not progress, leave=True)
-    fitted, probas = {}, {}
-    with bar, _printing_above(bar, verbose):
+    with bar, _printing_above(bar, verbose), _naming_what_is_kept(cache, fitted, names):
         if n_jobs is None or n_jobs == 1:
             for name, estimator, X, y in jobs:
                 bar.set_description(name)
@@ -409,6 +427,7 @@ def _train(names, settings, data, verbose, progress, n_jobs):
                 fitted[name], probas[name] = _fit_and_predict(
                     estimator, X, y, data["X_test"], on_epoch_end=_advance(bar)
                 )
+                keep_fit(cache, keys[name], fitted[name], probas[name])
                 bar.update(estimator.epochs - estimator.n_iter_)
         else:
             from joblib import Parallel, delayed
@@ -420,8 +439,28 @@ def _train(names, settings, data, verbose, progress, n_jobs):
             )
             for (name, estimator, _, _), (model, proba) in zip(jobs, runs, strict=True):
                 fitted[name], probas[name] = model, proba
+                keep_fit(cache, keys[name], model, proba)
                 bar.update(estimator.epochs)
-    return fitted, probas
+    return {name: fitted[name] for name in names}, probas
+
+
+@contextlib.contextmanager
+def _naming_what_is_kept(cache, fitted, names):
+    """A lost Dask cluster's error says which models the cache keeps for the next run."""
+    from ._parallel import ClusterLostError
+
+    try:
+        yield
+    except ClusterLostError as exc:
+        if cache is None:
+            raise
+        kept = (
+            f"{len(fitted)} of {len(names)} models are finished and kept in the cache "
+            f"{cache.folder}; run the study again to train only the others."
+        )
+        raise ClusterLostError(
+            exc.what, address=exc.address, n_finished=exc.n_finished, kept=kept
+        ) from exc
 
 
 def _advance(bar):

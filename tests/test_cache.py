@@ -1,13 +1,17 @@
 """The cache of finished fits: keys, checks of what it reads, atomic and concurrent writes."""
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import skfashion
@@ -256,3 +260,90 @@ def test_a_fitted_estimator_comes_back_from_its_entry(tmp_path, small_xy):
     assert _cache.open_cache(False) is None and _cache.open_cache(True).folder == (
         _cache.default_folder()
     )
+
+
+# ---------------------------------------------------------------- a study resumes after Ctrl-C
+
+CLI = "import sys; from skfashion._cli import main; sys.exit(main(sys.argv[1:]))"
+STUDY_MODELS = ["tutorial", "smaller", "baseline", "bigger"]
+STUDY = ["study", "--quick", "--models", ",".join(STUDY_MODELS), "--no-progress"]
+
+
+def _study(tmp_path, out, *options):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SKFASHION_CACHE=str(tmp_path / "default"))
+    command = [sys.executable, "-c", CLI, *STUDY, "--out", str(tmp_path / out), *options]
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _finish(run):
+    out, err = run.communicate(timeout=900)
+    return run.returncode, out, err
+
+
+def _entries(cache):
+    return {path.name: path.stat().st_ino for path in cache.glob("*.skfit")}
+
+
+def _report(folder):
+    """The report's words and tables, run time, date and training times aside."""
+    skip = ("Run time", "Training time", "| Date", "Date:")
+    words = [
+        line
+        for line in (folder / "report.md").read_text().splitlines()
+        if not any(mark in line for mark in skip)
+    ]
+    tables = {}
+    for path in sorted(folder.glob("*.csv")):
+        frame = pd.read_csv(path)
+        tables[path.name] = frame.drop(columns=["fit_time_s"], errors="ignore")
+    return words, tables
+
+
+def _assert_same_report(folder, expected_folder):
+    words, tables = _report(folder)
+    expected_words, expected_tables = _report(expected_folder)
+    assert words == expected_words
+    assert tables.keys() == expected_tables.keys() and len(tables) >= 3
+    for name, frame in expected_tables.items():
+        pd.testing.assert_frame_equal(tables[name], frame, check_exact=True, obj=name)
+
+
+@pytest.mark.slow
+def test_an_interrupted_study_trains_only_the_missing_models_when_run_again(tmp_path):
+    cache = tmp_path / "cache"
+    status, _, err = _finish(_study(tmp_path, "reference", "--no-cache"))
+    assert status == 0, err[-3000:]
+    assert not (tmp_path / "default").exists()  # --no-cache keeps nothing
+
+    # Ctrl-C once two models are in the cache: the third is training then.
+    run = _study(tmp_path, "resumed", "--cache-dir", str(cache))
+    while len(_entries(cache)) < 2 and run.poll() is None:
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    status, _, err = _finish(run)
+    kept = _entries(cache)
+    assert status == 130, err[-3000:]
+    assert 2 <= len(kept) < len(STUDY_MODELS) and not (tmp_path / "resumed").exists()
+
+    status, _, err = _finish(_study(tmp_path, "resumed", "--cache-dir", str(cache)))
+    assert status == 0, err[-3000:]
+    entries = _entries(cache)
+    assert len(entries) == len(STUDY_MODELS)
+    assert {name: entries[name] for name in kept} == kept  # taken, not trained again
+    _assert_same_report(tmp_path / "resumed", tmp_path / "reference")
+
+    # A damaged entry is never trusted: its model trains again, the others do not.
+    damaged = sorted(kept)[0]
+    (cache / damaged).write_bytes((cache / damaged).read_bytes()[:-1000])
+    status, _, err = _finish(_study(tmp_path, "again", "--cache-dir", str(cache)))
+    assert status == 0, err[-3000:]
+    assert f"Ignoring the damaged cache entry {cache / damaged}" in err
+    again = _entries(cache)
+    assert again.keys() == entries.keys() and again[damaged] != entries[damaged]
+    assert {n: i for n, i in again.items() if n != damaged} == {
+        n: i for n, i in entries.items() if n != damaged
+    }
+    assert ResultCache(cache).get(damaged.removesuffix(".skfit")) is not None
+    _assert_same_report(tmp_path / "again", tmp_path / "reference")
