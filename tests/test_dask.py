@@ -165,11 +165,19 @@ def test_compute_backend_starts_and_closes_a_local_cluster(small_xy):
                 )
             sizes.append(task_bytes)
     pd.testing.assert_frame_equal(frame, expected)
-    # scatter=[X, y]: sent once for the block, not again by each search
+    # scatter=[X, y]: X is one data task for the block, which both searches refer to
     for task_bytes in sizes:
-        fit_bytes, data_bytes = BENCH.fit_and_data_bytes(task_bytes)
+        fit_bytes, _ = BENCH.fit_and_data_bytes(task_bytes)
         assert len(fit_bytes) >= 2 and max(fit_bytes) < X.nbytes / 20
-        assert max(data_bytes, default=0) < X.nbytes / 2  # the folds' indices only
+    holding_X = [
+        {
+            key
+            for key, size in task_bytes.items()
+            if key.startswith("skfashion-data-") and size > X.nbytes
+        }
+        for task_bytes in sizes
+    ]
+    assert len(holding_X[0]) == 1 and holding_X[0] == holding_X[1]
     assert client.status == "closed"
     assert _wait_until_gone(pids) == []
     assert not isinstance(joblib.parallel.get_active_backend()[0], DaskDistributedBackend)
