@@ -70,9 +70,10 @@ def client():
 
 def test_tensorflow_threads_follow_each_worker(client):
     def tensorflow_threads(estimator):
-        # Taking a FashionMLP makes the worker import TensorFlow while unpickling the task.
-        import tensorflow as tf
+        # TensorFlow as a fit of the FashionMLP would start it on this worker.
+        from skfashion._tf import import_tensorflow
 
+        tf, _ = import_tensorflow()
         assert type(estimator).__name__ == "FashionMLP"
         config = tf.config.threading
         return (
