@@ -636,7 +636,8 @@ def main(argv=None):
         settings["n_samples"] = args.n_samples
     out = args.out or DEFAULT_OUT
     if args.failures:
-        results = run_failures(dict(FAILURE_SETTINGS))
+        # Through JSON first, so that the table shows what the file holds (lists, not tuples).
+        results = json.loads(json.dumps(run_failures(dict(FAILURE_SETTINGS))))
         write_text(out / "dask.failures.json", json.dumps(results, indent=2) + "\n")
         write_text(out / "dask.failures.md", failures_markdown(results))
         log(f"results in {out}")

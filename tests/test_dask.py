@@ -409,6 +409,18 @@ def test_docs_quote_the_committed_benchmark():
     )
 
 
+def test_the_committed_failure_cases_are_their_table():
+    results = json.loads((ROOT / "benchmarks" / "results" / "dask.failures.json").read_text())
+    table = (ROOT / "benchmarks" / "results" / "dask.failures.md").read_text()
+    assert table == BENCH.failures_markdown(results)
+    cases = results["cases"]
+    assert cases["one worker killed"]["differing_columns"] == []
+    killed = cases["one worker killed"]
+    assert killed["kills"] == 1 and killed["workers_after"] == killed["workers_before"] - 1
+    assert cases["scheduler killed"]["error"].startswith("Lost the connection to the Dask")
+    assert cases["every worker killed"]["seconds_from_kill_to_error"] >= results["timeout_s"]
+
+
 def test_docs_quote_dask_s_own_defaults_in_the_failure_model():
     import dask
     from dask.utils import parse_timedelta
