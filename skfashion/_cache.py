@@ -200,14 +200,16 @@ def cached_fit(cache, estimator, X, y, X_test):
     Returns
     -------
     key : str or None
-        The entry's key, for :func:`keep_fit`; None for a fit that cannot
-        be repeated (``random_state`` not an int).
+        The entry's key, for :func:`keep_fit`; None without a cache, or for
+        a fit that cannot be repeated (``random_state`` not an int).
     found : tuple or None
         ``(estimator, proba)``, the estimator with its fitted attributes
         restored, when ``cache`` holds a sound entry; None otherwise.
     """
+    if cache is None:
+        return None, None
     key = estimator_key(estimator, X, y, X_test, extra=_FIT_AND_PREDICT)
-    entry = cache.get(key) if cache is not None and key is not None else None
+    entry = cache.get(key) if key is not None else None
     if entry is None:
         return key, None
     return key, (restore_estimator(estimator, entry), entry.pop("proba"))

@@ -239,9 +239,10 @@ def test_a_fitted_estimator_comes_back_from_its_entry(tmp_path, small_xy):
     data = (X[:400], y[:400], X[400:])
     cache = _cache.open_cache(tmp_path)
     key, found = _cache.cached_fit(cache, estimator, *data)
-    assert found is None and cache.misses == 1
-    assert key == _cache.cached_fit(None, estimator.set_params(verbose=1), *data)[0]
-    assert key != _cache.cached_fit(None, estimator.set_params(random_state=1), *data)[0]
+    assert found is None and cache.misses == 1 and len(cache) == 0
+    assert key == _cache.cached_fit(cache, estimator.set_params(verbose=1), *data)[0]
+    assert key != _cache.cached_fit(cache, estimator.set_params(random_state=1), *data)[0]
+    assert _cache.cached_fit(None, estimator, *data) == (None, None)
     for unrepeatable in (None, np.random.RandomState(0)):
         estimator.set_params(random_state=unrepeatable)
         assert _cache.cached_fit(cache, estimator, *data) == (None, None)
