@@ -87,6 +87,18 @@ def test_a_reused_program_trains_on_the_fit_s_own_data_and_scaling(
     assert _same(second_half, alone, X)
 
 
+def test_fits_in_threads_share_a_program_and_keep_their_own_results(small_xy, fresh_cache):
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, y = small_xy
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(lambda seed: _fit(X, y, seed), [0, 1]))
+    built = fresh_cache.traces
+    alone = [_fit(X, y, seed) for seed in (0, 1)]
+    assert fresh_cache.traces == built
+    assert all(_same(a, b, X) for a, b in zip(together, alone, strict=True))
+
+
 def test_programs_are_shared_by_shape_not_by_seed():
     def shape(**params):
         model = build_network(784, 10, **{"hidden_layer_sizes": (8,), **params})
