@@ -51,8 +51,9 @@ class Thresholds:
         ends more than ``min_drop`` above its value at the epoch compared with.
     max_gap : float, default=0.05
         Largest training-minus-validation accuracy gap of a model that fits:
-        a gap above it in each of the last ``patience`` epochs (or in the
-        only row of a table) is the accuracy curves' sign of overfitting.
+        a gap above it in each of the last ``patience`` epochs while validation
+        accuracy makes no new best (or in the only row of a table) is the
+        accuracy curves' sign of overfitting.
     patience : int, default=3
         Number of final epochs a sign must last, so that one noisy epoch is not
         taken for overfitting.
@@ -469,16 +470,18 @@ def diagnose(
        above its lowest. Overfitting cannot be judged then.
     3. **overfitting** if every recorded validation signal goes the wrong way:
        the validation loss keeps rising (more than ``min_rise`` above its
-       minimum) while the training loss keeps falling, *and* the accuracy gap
-       stays above ``max_gap`` or the validation accuracy falls (more than
-       ``min_drop`` below its best) while training accuracy improves. With one
-       of the two curves missing, the other decides alone.
+       minimum) while the training loss keeps falling, *and* validation
+       accuracy makes no new best while the accuracy gap stays above
+       ``max_gap``, or it falls (more than ``min_drop`` below its best) while
+       training accuracy improves. With one of the two curves missing, the
+       other decides alone.
     4. **underfitting** if the training accuracy of the returned model (its
        validation accuracy where no training accuracy was recorded) is below
        ``underfit_accuracy``: the network cannot even fit its training data.
     5. **starting to overfit** if one signal goes the wrong way, or if
-       validation stalled in every recorded signal (no new best in the last
-       ``patience`` epochs) while training still improves.
+       validation stalled in one signal (no new best beyond the tolerance in
+       the last ``patience`` epochs) while training still improves, and no
+       validation curve is still improving.
     6. **good fit** otherwise.
 
     After early stopping that restored the best weights (``FashionMLP(early_stopping=True)``,
@@ -720,7 +723,8 @@ def _verdict(loss_signal, accuracy_signal, underfits):
         return "overfitting"
     if underfits:
         return "underfitting"
-    if any(wrong) or (read and all(signal in _SIGNS + _STALLS for signal in read)):
+    lagging = [signal in _SIGNS + _STALLS for signal in read]
+    if any(wrong) or (any(lagging) and "improving" not in read):
         return "starting to overfit"
     return "good fit"
 
@@ -802,16 +806,28 @@ class _Curves:
         loss = self.values["loss"]
         return bool(loss[-1] < loss[since - 1] - self.t.min_rise * abs(loss[since - 1]))
 
+    def improved_lately(self, key):
+        """Whether ``key`` made a new best, by more than the tolerance, in the last ``patience``
+        epochs (a loss ``tol`` below, an accuracy ``min_drop`` above the best before them)."""
+        p = self.t.patience
+        if self.n <= p:
+            return not self.fully_trained
+        before, last = self.values[key][: -p], self.values[key][-p:]
+        if key.endswith("loss"):
+            lowest = np.nanmin(before)
+            return bool(np.nanmin(last) < lowest - self.t.tol * abs(lowest))
+        return bool(np.nanmax(last) > np.nanmax(before) + self.t.min_drop)
+
     def loss_signal(self):
         """("rising" | "stalled" | "flat" | "improving" | None, onset epoch)."""
         if not self.has("loss", "val_loss"):
             return None, None
-        best, p, loss = self.best_epoch(), self.t.patience, self.values["loss"]
+        best, loss = self.best_epoch(), self.values["loss"]
         onset = best + int(np.flatnonzero(self._near("val_loss", best)[best - 1 :])[-1])
-        if self.n - best < p:
-            return "improving", onset
         if self._sustained_rise("val_loss") and loss[-1] < loss[onset - 1]:
             return "rising", onset
+        if self.improved_lately("val_loss"):
+            return "improving", onset
         improved = self._training_improved(best, by_accuracy=False)
         return ("stalled" if improved else "flat"), best
 
@@ -821,13 +837,12 @@ class _Curves:
             return None, None
         best, p = self.highest_accuracy_epoch(), self.t.patience
         onset = best + int(np.flatnonzero(self._near("val_accuracy", best)[best - 1 :])[-1])
-        stalled = self.n - best >= p or self.fully_trained
-        if stalled and self.has("accuracy"):
+        if self.improved_lately("val_accuracy"):
+            return "improving", onset
+        if self.has("accuracy"):
             gaps = (self.values["accuracy"] - self.values["val_accuracy"])[-min(p, self.n) :]
             if np.all(gaps > self.t.max_gap + _GAP_ROUNDING):
                 return "gap", onset
-        if not stalled or self.n - best < p:
-            return "improving", onset
         improved = self._training_improved(best, by_accuracy=True)
         val_accuracy = self.values["val_accuracy"]
         highest = val_accuracy[best - 1]
