@@ -677,7 +677,10 @@ def _judge(history, t, restored, fully_trained=False):
             accuracy_signal, accuracy_onset = curves.accuracy_signal()
         verdict = _verdict(loss_signal, accuracy_signal, curves.underfits(judged))
         if verdict in ("overfitting", "starting to overfit"):
-            onset = loss_onset if loss_onset is not None else accuracy_onset
+            lagging = _SIGNS + _STALLS
+            onset = loss_onset if loss_signal in lagging else accuracy_onset
+            if accuracy_signal not in lagging and loss_signal not in lagging:
+                onset = loss_onset or accuracy_onset
     v = curves.values
     best_accuracy_epoch = curves.highest_accuracy_epoch()
     highest = np.nan if best_accuracy_epoch is None else v["val_accuracy"][best_accuracy_epoch - 1]
