@@ -547,9 +547,10 @@ float or int
     accuracy there: 0.830. Overfitting: yes. After epoch 3 the validation loss
     kept rising, to 42% above its minimum at epoch 7, while the training loss
     kept falling. Training accuracy 0.940 against validation accuracy 0.810:
-    a gap of 0.130, above 0.05 in each of the last 3 epochs. Train for 3
-    epochs, or add dropout, data augmentation, L2 regularisation or early
-    stopping. Verdict: overfitting (one run).
+    a gap of 0.130, above 0.05 in each of the last 3 epochs, while validation
+    accuracy gained no more than 0.01 on its earlier best. Train for 3 epochs,
+    or add dropout, data augmentation, L2 regularisation or early stopping.
+    Verdict: overfitting (one run).
     >>> runs = diagnose([history, history])
     >>> runs.agreement_text
     'overfitting in 2 of 2 runs'
