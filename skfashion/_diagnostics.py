@@ -157,11 +157,14 @@ class Diagnosis:
         Relative rise of the returned model's training loss above its lowest.
     loss_signal : str or None
         What the loss curves show: "rising" (validation loss keeps rising while
-        training loss falls), "stalled" (no new lowest validation loss in the
-        last ``patience`` epochs while training loss keeps falling), "flat"
-        (no new lowest, but training loss hardly falls either), "improving",
-        or None when it was not read (a loss curve missing, divergence,
-        instability or restored weights).
+        training loss falls), "jumped" (it ends more than ``min_rise`` above
+        its minimum, not for ``patience`` epochs, while training loss falls),
+        "noisy" (the same jump while training loss hardly falls), "stalled"
+        (no new lowest validation loss in the last ``patience`` epochs while
+        training loss keeps falling), "flat" (no new lowest, but training loss
+        hardly falls either), "improving", or None when it was not read (a
+        loss curve missing, divergence, rising training loss or restored
+        weights).
     accuracy_signal : str or None
         What the accuracy curves show: "gap" (the gap stayed above
         ``max_gap``), "falling", "stalled", "flat", "improving" or None.
@@ -467,7 +470,8 @@ def diagnose(
     1. **diverged** if any recorded value is NaN or infinite. The best epoch is
        then sought before the first such epoch.
     2. **unstable** if the training loss rises too: more than ``min_rise``
-       above its lowest. Overfitting cannot be judged then.
+       above its lowest for the last ``patience`` epochs. Overfitting cannot
+       be judged then.
     3. **overfitting** if every recorded validation signal goes the wrong way:
        the validation loss keeps rising (more than ``min_rise`` above its
        minimum) while the training loss keeps falling, *and* validation
@@ -482,7 +486,13 @@ def diagnose(
        validation stalled in one signal (no new best beyond the tolerance in
        the last ``patience`` epochs) while training still improves, and no
        validation curve is still improving.
-    6. **good fit** otherwise.
+    6. **unstable** also when none of the above holds but the validation loss
+       of the returned model jumped more than ``min_rise`` above its minimum
+       (not for ``patience`` epochs) while the training loss hardly improved: a
+       noisy end, and the model returned is worse than the one at the best
+       epoch. (The same jump while the training loss keeps falling is the loss
+       curves going the wrong way.)
+    7. **good fit** otherwise.
 
     After early stopping that restored the best weights (``FashionMLP(early_stopping=True)``,
     Keras' ``EarlyStopping(restore_best_weights=True)``) the model holds the
@@ -715,7 +725,7 @@ def _judge(history, t, restored, fully_trained=False):
     )
 
 
-_SIGNS = ("rising", "falling", "gap")  # validation going the wrong way
+_SIGNS = ("rising", "jumped", "falling", "gap")  # validation going the wrong way
 _STALLS = ("stalled",)
 
 
@@ -730,7 +740,7 @@ def _verdict(loss_signal, accuracy_signal, underfits):
     lagging = [signal in _SIGNS + _STALLS for signal in read]
     if any(wrong) or (any(lagging) and "improving" not in read):
         return "starting to overfit"
-    return "good fit"
+    return "unstable" if "noisy" in read else "good fit"
 
 
 class _Curves:
@@ -830,9 +840,11 @@ class _Curves:
         onset = best + int(np.flatnonzero(self._near("val_loss", best)[best - 1 :])[-1])
         if self._sustained_rise("val_loss") and loss[-1] < loss[onset - 1]:
             return "rising", onset
+        improved = self._training_improved(best, by_accuracy=False)
+        if self.rise("val_loss", self.n) > self.t.min_rise:
+            return ("jumped" if improved else "noisy"), onset
         if self.improved_lately("val_loss"):
             return "improving", onset
-        improved = self._training_improved(best, by_accuracy=False)
         return ("stalled" if improved else "flat"), best
 
     def accuracy_signal(self):
@@ -1035,7 +1047,7 @@ class _Paragraph:
 
     def evidence(self):
         d = self.d
-        if d.verdict == "unstable":
+        if d.verdict == "unstable" and d.loss_signal is None:
             return [self.say("evidence.unstable")]
         if d.restored_best_weights:
             with_train = "accuracy" in d.signals and "val_accuracy" in d.signals
