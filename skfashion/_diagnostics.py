@@ -470,9 +470,9 @@ def diagnose(
     1. **diverged** if any recorded value is NaN or infinite. The best epoch is
        then sought before the first such epoch.
     2. **unstable** if the training loss rises too: more than ``min_rise``
-       above its lowest for the last ``patience`` epochs. Overfitting cannot
-       be judged then.
-    3. **overfitting** if every recorded validation signal goes the wrong way:
+       above its lowest for the last ``patience`` epochs, and above its value
+       at the best epoch. Overfitting cannot be judged then.
+    3. **overfitting** if both signals go the wrong way:
        the validation loss keeps rising (more than ``min_rise`` above its
        minimum) while the training loss keeps falling, *and* validation
        accuracy makes no new best while the accuracy gap stays above
@@ -482,10 +482,15 @@ def diagnose(
     4. **underfitting** if the training accuracy of the returned model (its
        validation accuracy where no training accuracy was recorded) is below
        ``underfit_accuracy``: the network cannot even fit its training data.
-    5. **starting to overfit** if one signal goes the wrong way, or if
-       validation stalled in one signal (no new best beyond the tolerance in
-       the last ``patience`` epochs) while training still improves, and no
-       validation curve is still improving.
+    5. **starting to overfit** if the accuracy curves go the wrong way but
+       the loss curves do not, or if validation accuracy stalled (no new best
+       beyond ``min_drop`` in the last ``patience`` epochs) while training
+       accuracy still improves and the loss curves stalled or went the wrong
+       way too. The accuracy figure is the course's: a validation loss that
+       rises while validation accuracy still improves (or holds without
+       training pulling away) is reported in the paragraph but is not called
+       overfitting. With one of the two curve pairs missing, the other decides
+       alone (stalled: starting to overfit).
     6. **unstable** also when none of the above holds but the validation loss
        of the returned model jumped more than ``min_rise`` above its minimum
        (not for ``patience`` epochs) while the training loss hardly improved: a
@@ -732,15 +737,19 @@ _STALLS = ("stalled",)
 def _verdict(loss_signal, accuracy_signal, underfits):
     """THE rule from the signals of the loss and accuracy curves (None: not read)."""
     read = [signal for signal in (loss_signal, accuracy_signal) if signal is not None]
-    wrong = [signal in _SIGNS for signal in read]
-    if read and all(wrong):
+    if read and all(signal in _SIGNS for signal in read):
         return "overfitting"
     if underfits:
         return "underfitting"
-    lagging = [signal in _SIGNS + _STALLS for signal in read]
-    if any(wrong) or (any(lagging) and "improving" not in read):
+    if accuracy_signal is None or loss_signal is None:
+        starting = bool(read) and read[0] in _STALLS
+    else:  # the accuracy curves, the course's figure, must show it
+        starting = accuracy_signal in _SIGNS or (
+            accuracy_signal in _STALLS and loss_signal in _SIGNS + _STALLS
+        )
+    if starting:
         return "starting to overfit"
-    return "unstable" if "noisy" in read else "good fit"
+    return "unstable" if loss_signal == "noisy" else "good fit"
 
 
 class _Curves:
@@ -801,7 +810,12 @@ class _Curves:
         return int(np.argmax(self._near(self.monitor, best))) + 1
 
     def training_loss_rises(self):
-        return self.has("loss") and self._sustained_rise("loss")
+        """Training loss more than min_rise above its lowest for patience epochs, and
+        higher than when validation was at its best."""
+        if not self.has("loss") or not self._sustained_rise("loss"):
+            return False
+        best = self.best_epoch()
+        return best is None or self.values["loss"][-1] > self.values["loss"][best - 1]
 
     def _sustained_rise(self, key):
         values, p = self.values[key], self.t.patience
