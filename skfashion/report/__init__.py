@@ -7,6 +7,7 @@ with :func:`save_table` as CSV, Markdown or HTML.
 """
 
 from .._diagnostics import Diagnosis, diagnose
+from .._live import EpochProgress, LiveHistory
 from .._plot import EpochCurveDisplay, HistoryDisplay, PredictionGridDisplay, style_curve_display
 from ._epoch_curve import epoch_curve
 from ._io import save_table
@@ -21,7 +22,9 @@ from ._tables import (
 __all__ = [
     "Diagnosis",
     "EpochCurveDisplay",
+    "EpochProgress",
     "HistoryDisplay",
+    "LiveHistory",
     "PredictionGridDisplay",
     "compare",
     "cv_results_frame",
