@@ -2,8 +2,14 @@
 training, and the exercise notebooks, executed top to bottom in a real kernel."""
 
 import html
+import importlib.util
 import io
+import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -234,3 +240,183 @@ def test_progress_bar_is_text_outside_a_notebook():
     bar = progress_bar(total=3, disable=True)
     assert not isinstance(bar, notebook_tqdm)
     bar.close()
+
+
+# ------------------------------------------------------------------------------ the notebooks
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "docs" / "notebooks"
+# The small run of the test suite, written after the cell tagged "parameters" (as papermill does).
+SMALL_RUN = {"N_IMAGES": 300, "N_SUBSET": 300, "EPOCHS": 2, "SEARCH_EPOCHS": 2, "CV": 2}
+
+
+@pytest.fixture(scope="module")
+def build():
+    """docs/notebooks/build.py, the generator of the notebooks and the walkthrough pages."""
+    spec = importlib.util.spec_from_file_location("build", NOTEBOOKS / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _cell(notebook, tag):
+    (cell,) = [cell for cell in notebook["cells"] if tag in cell["metadata"].get("tags", [])]
+    return "".join(cell["source"])
+
+
+def test_notebooks_and_walkthroughs_are_built_from_the_one_source(build):
+    """What is committed is what build.py makes of exercise.toml: no third copy to drift."""
+    for path, text in build.render_all().items():
+        assert path.read_text(encoding="utf-8") == text, f"{path}: run docs/notebooks/build.py"
+    source = build.load()
+    for lang in build.LANGUAGES:
+        notebook = build.notebook(source, lang)
+        code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+        page = build.page(source, lang)
+        # every code cell of the page is a cell of the notebook, in the same order
+        page_code = re.findall(r"^```python\n(.*?)\n^```$", page, re.M | re.S)
+        notebook_code = ["".join(c["source"]) for c in code]
+        assert page_code == [text for text in notebook_code if text in page_code]
+        assert len(page_code) >= 15
+        assert _cell(notebook, "parameters").startswith(f'LANG = "{lang}"')
+    # the install cell is the same in both notebooks, and first
+    en, ja = (build.notebook(source, lang) for lang in build.LANGUAGES)
+    assert "".join(en["cells"][0]["source"]) == "".join(ja["cells"][0]["source"])
+    assert en["cells"][0]["metadata"]["tags"] == ["install"]
+
+
+def _install_cell(build):
+    return _cell(build.notebook(build.load(), "en"), "install")
+
+
+def test_install_cell_does_nothing_where_skfashion_is_installed(build, monkeypatch):
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda *args, **kwargs: calls.append(args))
+    exec(compile(_install_cell(build), "install cell", "exec"), {})
+    assert calls == []
+
+
+@pytest.mark.slow
+def test_install_cell_installs_skfashion_from_the_repository(build, tmp_path):
+    """The cell exactly, with the local checkout as its repository (git+file://).
+
+    It runs under ``python -S``, where skfashion cannot be found, so it calls pip. Pip's
+    environment keeps it offline and fast without changing the cell's command: the
+    dependencies are this environment's (PIP_NO_DEPS, no build isolation) and the package
+    goes into a folder (PIP_TARGET).
+    """
+    cell = _install_cell(build)
+    assert build.SUBSTITUTIONS["repository_git"] in cell
+    cell = cell.replace(build.SUBSTITUTIONS["repository_git"], f"git+{ROOT.as_uri()}")
+    target = tmp_path / "site"
+    env = {
+        **os.environ,
+        "PIP_TARGET": str(target),
+        "PIP_NO_DEPS": "1",
+        "PIP_NO_INDEX": "1",
+        "PIP_NO_BUILD_ISOLATION": "0",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+    env.pop("PYTHONPATH", None)
+    process = subprocess.run(
+        [sys.executable, "-S", "-c", cell], env=env, cwd=tmp_path, capture_output=True,
+        text=True, timeout=300,
+    )
+    assert process.returncode == 0, process.stderr
+    import skfashion
+
+    (info,) = target.glob("skfashion-*.dist-info")
+    assert info.name == f"skfashion-{skfashion.__version__}.dist-info"
+    for name in ("__init__.py", "_estimator.py", "_locales/ja.toml"):
+        assert (target / "skfashion" / name).is_file(), name
+
+
+def test_matplotlib_fontja_gives_a_font_the_japanese_figures_use():
+    """What the Japanese notebook installs where no system font has Japanese glyphs."""
+    code = (
+        "import matplotlib_fontja, matplotlib.font_manager as fm\n"
+        "from skfashion._plot._base import JAPANESE_FONT_FAMILIES\n"
+        "names = {font.name for font in fm.fontManager.ttflist}\n"
+        "print(sorted(names & set(JAPANESE_FONT_FAMILIES)))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert process.returncode == 0, process.stderr
+    assert "IPAexGothic" in process.stdout
+
+
+class _CountingClient:
+    """An nbclient NotebookClient that counts the display updates of each cell."""
+
+    def __new__(cls, notebook, **kwargs):
+        from nbclient import NotebookClient
+
+        class Client(NotebookClient):
+            def process_message(self, msg, cell, cell_index):
+                if msg["msg_type"] == "update_display_data":
+                    self.updates[cell_index] = self.updates.get(cell_index, 0) + 1
+                return super().process_message(msg, cell, cell_index)
+
+        client = Client(notebook, **kwargs)
+        client.updates = {}
+        return client
+
+
+def _run(build, lang, tmp_path):
+    import nbformat
+
+    notebook = nbformat.reads(
+        json.dumps(build.notebook(build.load(), lang)), as_version=nbformat.NO_CONVERT
+    )
+    position = next(
+        index for index, cell in enumerate(notebook.cells)
+        if "parameters" in cell.metadata.get("tags", [])
+    )
+    injected = "\n".join(f"{name} = {value!r}" for name, value in SMALL_RUN.items())
+    notebook.cells.insert(
+        position + 1,
+        nbformat.v4.new_code_cell(injected, metadata={"tags": ["injected-parameters"]}),
+    )
+    client = _CountingClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": tmp_path}}
+    )
+    client.execute()
+    return notebook, client.updates
+
+
+def _outputs(cell, output_type):
+    return [output for output in cell.get("outputs", []) if output["output_type"] == output_type]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_notebook_runs_top_to_bottom_without_errors_or_warnings(build, lang, tmp_path):
+    notebook, updates = _run(build, lang, tmp_path)
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        assert not _outputs(cell, "error"), (index, cell.source)
+        streams = _outputs(cell, "stream")
+        assert not [s for s in streams if s["name"] == "stderr"], (index, streams)
+        text = "".join(s["text"] for s in streams)
+        assert "Warning" not in text, (index, text)
+
+    live = next(i for i, c in enumerate(notebook.cells) if "LiveHistory" in c.source)
+    # one figure, redrawn after each of the tutorial's 5 epochs
+    (figure,) = _outputs(notebook.cells[live], "display_data")
+    assert figure["data"]["image/png"]
+    assert updates[live] == 5 - 1
+    # the files the exercise saves, in the notebook's folder
+    for name in ("tutorial_predictions", "tutorial_history", "size_comparison", "remedies"):
+        assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    table = pd.read_csv(tmp_path / "remedies.csv", index_col="model")
+    assert list(table.index) == [
+        "bigger", "bigger+dropout", "bigger+augment", "bigger+l2", "bigger+dropout+l2",
+        "bigger+early_stopping",
+    ]
+    # the last code cell: the search's table, one row per setting of units and dropout
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert "GridSearchCV(" in code[-1].source
+    (result,) = _outputs(code[-1], "execute_result")
+    assert len(_body_rows(result["data"]["text/html"])) == 4
