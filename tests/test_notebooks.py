@@ -389,10 +389,21 @@ def _outputs(cell, output_type):
     return [output for output in cell.get("outputs", []) if output["output_type"] == output_type]
 
 
+@pytest.fixture(scope="module")
+def executed(build, tmp_path_factory):
+    """Both notebooks executed at the same time, each in its own kernel and folder."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    folders = {lang: tmp_path_factory.mktemp(f"notebook-{lang}") for lang in build.LANGUAGES}
+    with ThreadPoolExecutor(len(folders)) as pool:
+        runs = {lang: pool.submit(_run, build, lang, path) for lang, path in folders.items()}
+        return {lang: (*run.result(), folders[lang]) for lang, run in runs.items()}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en", "ja"])
-def test_notebook_runs_top_to_bottom_without_errors_or_warnings(build, lang, tmp_path):
-    notebook, updates = _run(build, lang, tmp_path)
+def test_notebook_runs_top_to_bottom_without_errors_or_warnings(executed, lang):
+    notebook, updates, tmp_path = executed[lang]
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type != "code":
             continue
@@ -402,7 +413,10 @@ def test_notebook_runs_top_to_bottom_without_errors_or_warnings(build, lang, tmp
         text = "".join(s["text"] for s in streams)
         assert "Warning" not in text, (index, text)
 
-    live = next(i for i, c in enumerate(notebook.cells) if "LiveHistory" in c.source)
+    live = next(
+        index for index, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code" and "LiveHistory(" in cell.source
+    )
     # one figure, redrawn after each of the tutorial's 5 epochs
     (figure,) = _outputs(notebook.cells[live], "display_data")
     assert figure["data"]["image/png"]
@@ -420,3 +434,14 @@ def test_notebook_runs_top_to_bottom_without_errors_or_warnings(build, lang, tmp
     assert "GridSearchCV(" in code[-1].source
     (result,) = _outputs(code[-1], "execute_result")
     assert len(_body_rows(result["data"]["text/html"])) == 4
+
+
+@pytest.mark.slow
+def test_japanese_notebook_draws_with_a_japanese_font(executed):
+    from skfashion._plot._base import JAPANESE_FONT_FAMILIES
+
+    notebook = executed["ja"][0]
+    font_cell = next(cell for cell in notebook.cells if "font" in cell.metadata.get("tags", []))
+    (stream,) = _outputs(font_cell, "stream")
+    label, family = stream["text"].strip().split(": ")
+    assert label == "日本語フォント" and family in JAPANESE_FONT_FAMILIES
