@@ -137,6 +137,7 @@ class LiveHistory:
 
         from ._i18n import text
         from ._plot import HistoryDisplay
+        from ._plot._base import text_style
 
         figure = Figure(figsize=(10, 3.6), layout="constrained")
         axes = figure.subplots(1, 2)
@@ -145,8 +146,10 @@ class LiveHistory:
                 HistoryDisplay.from_history(
                     self.history_, metric=metric, name=self.name, ax=ax, lang=self.lang
                 )
-        title = text(self.lang, "notebook.live_title", epoch=epoch)
-        figure.suptitle(title if self.name is None else f"{self.name}: {title}")
+        _, font = text_style(self.lang)  # English words where no font has Japanese glyphs
+        title = text(self.lang if font or self.lang == "en" else "en", "notebook.live_title",
+                     epoch=epoch)
+        figure.suptitle(title if self.name is None else f"{self.name}: {title}", **font)
         self.figure_ = figure
         image = Image(data=_png(figure), format="png")
         if self._handle is None:
