@@ -73,6 +73,8 @@ def best_rows(frame, kind):
         return [] if np.isnan(values).all() else [int(np.nanargmax(values))]
 
     columns = frame.columns
+    if frame.index.nlevels > 1:  # several models' tables in one: no single best row
+        return []
     if kind == "history":
         for column, best in (("val_loss", np.nanargmin), ("val_accuracy", np.nanargmax)):
             if column in columns:

@@ -69,6 +69,7 @@ def test_a_marked_comparison_shows_verdicts_coloured_and_the_best_model_marked()
     histories = {HOSTILE_NAME: HISTORIES["bigger"], "baseline": HISTORIES["baseline"]}
     table = report.compare(histories)
     plain = table.copy()
+    plain.attrs.clear()
     _display.mark(table, "comparison")
     page = _display.frame_html(table)
 
@@ -93,7 +94,7 @@ def test_a_marked_comparison_shows_verdicts_coloured_and_the_best_model_marked()
         assert cells[verdict_column][1].strip() == verdict
 
     # display only: the frame itself is the plain one
-    pd.testing.assert_frame_equal(table, plain)
+    pd.testing.assert_frame_equal(table, plain, check_flags=False)
     assert repr(table) == repr(plain)
 
 
@@ -126,7 +127,7 @@ def test_a_marked_search_marks_rank_one():
 
 def test_unmarked_frames_are_left_to_pandas():
     frame = report.history_frame(HISTORIES["baseline"])
-    assert _display.ATTR not in frame.attrs
+    frame.attrs.clear()
     assert _display.frame_html(frame) == frame._repr_html_()
     with pytest.raises(ValueError, match="kind must be one of"):
         _display.mark(frame, "table")
@@ -139,7 +140,8 @@ def test_the_formatter_styles_marked_frames_in_an_ipython_shell():
     try:
         assert _display.register_formatter(shell)
         marked = _display.mark(report.compare(HISTORIES), "comparison")
-        plain = report.compare(HISTORIES)
+        plain = marked.copy()
+        plain.attrs.clear()
         formatted, _ = shell.display_formatter.format(marked)
         assert _display.BEST_MARK in formatted["text/html"]
         assert formatted["text/plain"] == repr(plain)  # plain text stays what it was
@@ -445,3 +447,35 @@ def test_japanese_notebook_draws_with_a_japanese_font(executed):
     (stream,) = _outputs(font_cell, "stream")
     label, family = stream["text"].strip().split(": ")
     assert label == "日本語フォント" and family in JAPANESE_FONT_FAMILIES
+
+
+# ----------------------------------------------------------- the tables the report functions return
+@pytest.mark.parametrize(
+    "kind, make",
+    [
+        ("history", lambda: report.history_frame(HISTORIES["bigger"])),
+        ("comparison", lambda: report.compare(HISTORIES)),
+        (
+            "search",
+            lambda: report.cv_results_frame(
+                {"param_dropout": [0.0, 0.5], "mean_test_score": [0.8, 0.84],
+                 "std_test_score": [0.01, 0.01], "rank_test_score": [2, 1]}
+            ),
+        ),
+        (
+            "validation_curve",
+            lambda: report.validation_curve_frame(
+                "dropout", [0.0, 0.5], [[0.9], [0.85]], [[0.8], [0.82]]
+            ),
+        ),
+        (
+            "learning_curve",
+            lambda: report.learning_curve_frame([100, 200], [[0.9], [0.88]], [[0.7], [0.75]]),
+        ),
+    ],
+)
+def test_report_tables_are_marked_for_rich_display(kind, make):
+    """The hook in skfashion/report/_tables.py: each table says what it is, for Jupyter."""
+    frame = make()
+    assert frame.attrs.get(_display.ATTR) == kind
+    assert _display.BEST_MARK in _display.frame_html(frame) or kind == "learning_curve"
