@@ -290,6 +290,13 @@ def _install_cell(build):
     return _cell(build.notebook(build.load(), "en"), "install")
 
 
+def test_readme_tells_a_colab_user_the_install_cell_exactly(build):
+    """The README's one cell for Colab is the notebooks' first cell, character for character."""
+    cell = _install_cell(build)
+    blocks = re.findall(r"^```python\n(.*?)^```$", (ROOT / "README.md").read_text(), re.M | re.S)
+    assert cell + "\n" in blocks, "README.md: give Colab users the notebooks' install cell"
+
+
 def test_install_cell_does_nothing_where_skfashion_is_installed(build, monkeypatch):
     calls = []
     monkeypatch.setattr(subprocess, "run", lambda *args, **kwargs: calls.append(args))
