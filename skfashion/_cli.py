@@ -12,7 +12,6 @@ import argparse
 import math
 import os
 import sys
-import uuid
 import warnings
 from pathlib import Path
 
@@ -24,8 +23,9 @@ from skfashion import (
     fetch_fashion_mnist,
     verify_fashion_mnist,
 )
+from skfashion._files import atomic_write
+from skfashion._i18n import LANGUAGES
 
-N_TRAIN_IMAGES = 60_000
 TABLE_SUFFIXES = (".csv", ".md", ".markdown", ".html", ".htm")
 
 
@@ -158,15 +158,6 @@ def _positive_int(text):
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _image_count(text):
-    value = _positive_int(text)
-    if value > N_TRAIN_IMAGES:
-        raise argparse.ArgumentTypeError(
-            f"there are {N_TRAIN_IMAGES:,} training images, got {text!r}"
-        )
     return value
 
 
@@ -309,7 +300,7 @@ def _compute_backend(args):
         return contextlib.nullcontext()
     if args.scheduler is not None and args.local_cluster is not None:
         raise ValueError("give either --scheduler or --local-cluster, not both")
-    from skfashion._parallel import compute_backend
+    from skfashion import compute_backend
 
     if args.n_jobs is None:
         args.n_jobs = -1
@@ -353,13 +344,12 @@ def _add_train_parser(commands):
     train.add_argument("--patience", type=_positive_int, default=5, metavar="N")
     train.add_argument(
         "--subset-size",
-        type=_image_count,
-        default=N_TRAIN_IMAGES,
+        type=_positive_int,
         metavar="N",
-        help="train on the first N training images (default: all 60,000)",
+        help="train on the first N training images (default: all of them)",
     )
     train.add_argument("--random-state", type=int, default=0, metavar="SEED")
-    train.add_argument("--lang", choices=["en", "ja"], default="en", help="of the diagnosis")
+    train.add_argument("--lang", choices=LANGUAGES, default="en", help="of the diagnosis")
     train.add_argument(
         "--save", type=Path, metavar="PATH", help="write the fitted classifier with joblib.dump"
     )
@@ -385,22 +375,14 @@ def _cmd_train(args):
         random_state=args.random_state,
         verbose=1,
     )
-    estimator._validate_params()
-    if args.early_stopping and args.validation_fraction == 0:
-        raise ValueError("--early-stopping needs validation data: set --validation-fraction > 0")
     if args.save is not None and not args.save.parent.is_dir():
         raise ValueError(f"cannot save to {str(args.save)!r}: its folder does not exist")
-    X, y = fetch_fashion_mnist(subset="train", return_X_y=True)
+    X, y = _first_training_images(args.subset_size)
     X_test, y_test = fetch_fashion_mnist(subset="test", return_X_y=True)
-    n = args.subset_size
-    print(f"{estimator!r}\non {n:,} training images", end="")
-    if args.validation_fraction:
-        n_val = math.ceil(args.validation_fraction * n)
-        print(f" ({n - n_val:,} for training, {n_val:,} for validation)", end="")
-    print(flush=True)
-    estimator.fit(X[:n], y[:n])
-    print()
-    if args.validation_fraction:
+    print(f"{estimator!r}\non {len(y):,} training images", flush=True)
+    estimator.fit(X, y)  # checks every parameter before any TensorFlow work
+    print(f"\n{_split_sizes(estimator)}")
+    if estimator.n_validation_samples_:
         print(diagnose(estimator).summary(language=args.lang))
     accuracy = estimator.score(X_test, y_test)
     print(f"\nTest accuracy ({len(y_test):,} test images): {accuracy:.4f}")
@@ -410,16 +392,27 @@ def _cmd_train(args):
     return 0
 
 
+def _first_training_images(n):
+    """The first ``n`` training images and labels (all of them when ``n`` is None)."""
+    X, y = fetch_fashion_mnist(subset="train", return_X_y=True)
+    if n is not None and n > len(y):
+        raise ValueError(f"--subset-size {n:,} is more than the {len(y):,} training images")
+    return X[:n], y[:n]
+
+
+def _split_sizes(estimator):
+    """How the fitted estimator split its images (the estimator's own counts)."""
+    sizes = f"{estimator.n_train_samples_:,} images for training"
+    if estimator.n_validation_samples_:
+        sizes += f", {estimator.n_validation_samples_:,} for validation"
+    return sizes
+
+
 def _dump(estimator, path):
     import joblib
 
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        joblib.dump(estimator, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as file:
+        joblib.dump(estimator, file)
 
 
 # ---------------------------------------------------------------------- search
@@ -449,7 +442,7 @@ def _add_search_parser(commands):
     search.add_argument("--epochs", type=_positive_int, default=5, metavar="N", help="default: 5")
     search.add_argument(
         "--subset-size",
-        type=_image_count,
+        type=_positive_int,
         default=3000,
         metavar="N",
         help="search on the first N training images (default: 3,000)",
@@ -462,11 +455,7 @@ def _add_search_parser(commands):
 
 
 def _param_grid(params, estimator):
-    from sklearn.base import clone
-    from sklearn.model_selection import ParameterGrid
-
-    from skfashion._network import resolve_hidden_layer_sizes
-
+    """The grid of ``--param`` options; their values are checked by FashionMLP's own fit."""
     grid, known = {}, sorted(estimator.get_params())
     for name, values in params:
         if name not in known:
@@ -474,10 +463,6 @@ def _param_grid(params, estimator):
         if name in grid:
             raise ValueError(f"--param {name} is given twice; list all its values in one --param")
         grid[name] = values
-    for candidate in ParameterGrid(grid):
-        checked = clone(estimator).set_params(**candidate)
-        checked._validate_params()
-        resolve_hidden_layer_sizes(checked.hidden_layer_sizes)
     return grid
 
 
@@ -489,8 +474,7 @@ def _cmd_search(args):
 
     estimator = FashionMLP(epochs=args.epochs, random_state=args.random_state)
     grid = _param_grid(args.param, estimator)
-    X, y = fetch_fashion_mnist(subset="train", return_X_y=True)
-    n = args.subset_size
+    X, y = _first_training_images(args.subset_size)
     search = GridSearchCV(
         estimator,
         grid,
@@ -502,12 +486,12 @@ def _cmd_search(args):
     )
     n_candidates = math.prod(len(values) for values in grid.values())
     print(
-        f"{n_candidates} candidate(s) x {args.cv} folds on {n:,} training images, "
+        f"{n_candidates} candidate(s) x {args.cv} folds on {len(y):,} training images, "
         f"{args.epochs} epoch(s) per fit",
         flush=True,
     )
     with _compute_backend(args):
-        search.fit(X[:n], y[:n])
+        search.fit(X, y)
     frame = cv_results_frame(search)
     print(frame.to_string(float_format=lambda value: f"{value:.3f}"))
     if args.out is not None:
@@ -548,7 +532,7 @@ def _add_study_parser(commands):
     )
     study.add_argument(
         "--subset-size",
-        type=_image_count,
+        type=_positive_int,
         metavar="N",
         help="training images of the size comparison and remedies (default: 6,000, 2,000 "
         "with --quick)",
@@ -561,7 +545,7 @@ def _add_study_parser(commands):
         metavar="DIR",
         help="report folder, replaced when the run is complete (default: skfashion-report)",
     )
-    study.add_argument("--lang", choices=["en", "ja"], default="en", help="of the report")
+    study.add_argument("--lang", choices=LANGUAGES, default="en", help="of the report")
     study.add_argument(
         "--verbose", action="store_true", help="print a table row per epoch of every model"
     )

@@ -338,21 +338,23 @@ def _describe(subset, n_samples, sources):
         f"    {path}  ({place.name}, verified)" for place, paths in sources for path in paths
     )
     classes = "\n".join(f"    {label}  {name}" for label, name in enumerate(CLASS_NAMES))
+    n_train, n_test, n_classes = N_IMAGES["train"], N_IMAGES["test"], len(CLASS_NAMES)
     return f"""\
 .. _fashion_mnist_dataset:
 
 Fashion-MNIST dataset
 ---------------------
 
-Zalando's article images: 70,000 grayscale 28x28 pictures of clothing in 10
-classes, 60,000 for training and 10,000 for testing, in the IDX format of the
-original MNIST, of which it is a drop-in replacement.
+Zalando's article images: {n_train + n_test:,} grayscale 28x28 pictures of clothing in
+{n_classes} classes, {n_train:,} for training and {n_test:,} for testing, in the IDX format
+of the original MNIST, of which it is a drop-in replacement.
 
 **Data Set Characteristics:**
 
 :Subset: {subset} ({n_samples:,} images{", train first" if subset == "all" else ""})
 :Number of Attributes: 784 = 28x28 pixel intensities, row by row (0 = background)
-:Classes: 10, balanced (6,000 per class in train, 1,000 in test):
+:Classes: {n_classes}, balanced ({n_train // n_classes:,} per class in train, \
+{n_test // n_classes:,} in test):
 {classes}
 :Licence: MIT, Copyright (c) 2017 Zalando SE
 :Source: {_HOMEPAGE}
@@ -566,7 +568,7 @@ def verify_fashion_mnist(*, data_home=None):
 
     Examples
     --------
-    >>> from skfashion._datasets import verify_fashion_mnist
+    >>> from skfashion import verify_fashion_mnist
     >>> [(f.file, f.ok) for f in verify_fashion_mnist()][:2]
     [('train-images-idx3-ubyte.gz', True), ('train-labels-idx1-ubyte.gz', True)]
     """

@@ -1,15 +1,15 @@
 """FashionMLP: a Keras multilayer perceptron that is a real scikit-learn classifier."""
 
-import time
+import os
+import tempfile
 import warnings
 from numbers import Integral, Real
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
-from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -17,16 +17,28 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._network import (
     IMAGE_SHAPE,
     LR_SCHEDULES,
+    NETWORK_DEFAULTS,
     OPTIMIZERS,
     PRESETS,
-    build_network,
+    assemble_network,
+    check_network,
+    compile_network,
     input_scaling,
-    resolve_hidden_layer_sizes,
 )
+from ._seeds import Seeds, fit_seed
 from ._tf import import_tensorflow
-
-import_tensorflow()  # before scikeras, which imports TensorFlow loudly
-from scikeras.wrappers import BaseWrapper  # noqa: E402
+from ._training import (
+    PREDICT_CHUNK,
+    STEPS_PER_CALL,
+    STEPS_PER_CALL_VERBOSE,
+    XLA_MIN_SAMPLES,
+    CompiledEpoch,
+    EarlyStopping,
+    TrainingRun,
+    epoch_handlers,
+    fit_loop,
+    make_evaluator,
+)
 
 RECIPES = MappingProxyType(
     {
@@ -47,34 +59,22 @@ RECIPES = MappingProxyType(
 """Complete FashionMLP settings by name: ``FashionMLP(**RECIPES["strong"])``."""
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "linear")
-_XLA_MIN_SAMPLES = 10_000  # below this, XLA's compile time outweighs what it saves
-_STEPS_PER_CALL = 1024  # batches per compiled call; Ctrl-C lands between calls
-_STEPS_PER_CALL_VERBOSE = 64  # smaller calls, so that verbose=2's progress bar moves
-_PREDICT_CHUNK = 8192  # images per network call in predict_proba and validation
+LEGACY_VERSION = "0.1.0"
+_NET = NETWORK_DEFAULTS
 
 
-def _never(_):
-    return False
-
-
-class _EarlyStoppingState:
-    """What one fit keeps between epochs: early stopping's state and the start time."""
-
-    def __init__(self):
-        self.best_loss, self.best_weights, self.waited = np.inf, None, 0
-        self.start = time.perf_counter()
-
-
-class FashionMLP(ClassifierMixin, BaseWrapper):
+class FashionMLP(ClassifierMixin, BaseEstimator):
     """Keras multilayer perceptron classifier with per-epoch training and validation history.
 
-    A scikit-learn classifier (built on scikeras' ``BaseWrapper``) for the
-    Fashion-MNIST course exercise: train a dense network on raw pixels, record
-    loss and accuracy on the training data and on a validation hold-out after
-    every epoch, and compare network sizes and remedies for overfitting
-    (dropout, L2, data augmentation, early stopping). It works in
-    ``GridSearchCV``, ``validation_curve``, ``learning_curve``, ``Pipeline``,
-    ``clone`` and pickle like any scikit-learn classifier.
+    A scikit-learn classifier for the Fashion-MNIST course exercise: train a
+    dense network on raw pixels, record loss and accuracy on the training
+    data and on a validation hold-out after every epoch, and compare network
+    sizes and remedies for overfitting (dropout, L2, data augmentation, early
+    stopping). It works in ``GridSearchCV``, ``validation_curve``,
+    ``learning_curve``, ``Pipeline``, ``clone``, ``copy.deepcopy``, pickle,
+    joblib and Dask like any scikit-learn classifier: a fitted network is
+    pickled as the bytes of Keras' own ``.keras`` format (architecture,
+    weights and optimizer state).
 
     The network scales its own input with statistics learned from the training
     data, so raw ``uint8`` pixels go in as they are.
@@ -113,6 +113,7 @@ default="relu"
     validation_fraction : float, default=0.0
         Fraction of the training data held out (stratified) to record
         ``val_loss`` and ``val_accuracy`` after each epoch; 0 means none.
+        ``ceil(validation_fraction * n_samples)`` samples are held out.
         Ignored when ``validation_data`` is passed to :meth:`fit`.
     early_stopping : bool, default=False
         Stop when validation loss has not improved for ``patience`` epochs and
@@ -121,8 +122,15 @@ default="relu"
         Epochs without improvement of validation loss before stopping.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, dropout, augmentation, the validation
-        split and the shuffling of batches. An int gives identical results on
-        every fit on CPU, without changing TensorFlow's global state.
+        split and the shuffling of batches. One integer seed is taken per fit
+        (an int as it is, one draw from a ``RandomState``, fresh entropy for
+        None) and ``numpy.random.SeedSequence(seed)`` is spawned into one
+        named stream per random part: ``validation_split``, ``initializers``
+        (one seed per Dense layer), ``dropout`` (one per Dropout layer),
+        ``augmentation`` (one per augmentation layer) and ``batch_order``
+        (see :class:`skfashion._seeds.Seeds`). An int gives bitwise-identical
+        results on every fit on CPU, without changing TensorFlow's or NumPy's
+        global random state.
     verbose : int, default=0
         0 prints nothing, 1 prints a table row per epoch, 2 also shows Keras'
         progress bars.
@@ -130,13 +138,19 @@ default="relu"
     Attributes
     ----------
     model_ : keras.Model
-        The trained Keras network.
+        The trained Keras network; its ``"logits"`` layer feeds the
+        ``"probabilities"`` softmax output.
     classes_ : ndarray of shape (n_classes,)
         Class labels, sorted.
     n_features_in_ : int
         Number of features seen in ``fit`` (784 for images).
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names of ``X`` when it was a DataFrame with string columns.
+    n_train_samples_ : int
+        Samples actually trained on (those of ``X`` not held out for validation).
+    n_validation_samples_ : int
+        Samples in the validation data: the ``validation_fraction`` hold-out,
+        or ``len(X_val)`` with ``validation_data``; 0 without validation.
     history_ : dict of str to list of float
         Per-epoch ``loss`` and ``accuracy``, and ``val_loss`` and
         ``val_accuracy`` when validation ran. Entry ``i`` is epoch ``i + 1``.
@@ -165,6 +179,8 @@ default="relu"
     ...                  validation_fraction=0.2, random_state=0)
     >>> clf.fit(X[:2000], y[:2000]).n_iter_
     3
+    >>> clf.n_train_samples_, clf.n_validation_samples_
+    (1600, 400)
     >>> sorted(clf.history_)
     ['accuracy', 'loss', 'val_accuracy', 'val_loss']
     >>> clf.predict_proba(X[2000:2003]).shape
@@ -197,15 +213,15 @@ default="relu"
     def __init__(
         self,
         *,
-        hidden_layer_sizes="tutorial",
-        activation="relu",
-        dropout=0.0,
-        l2=0.0,
-        batch_norm=False,
-        augment=False,
-        optimizer="adam",
-        learning_rate=0.001,
-        lr_schedule="constant",
+        hidden_layer_sizes=_NET["hidden_layer_sizes"],
+        activation=_NET["activation"],
+        dropout=_NET["dropout"],
+        l2=_NET["l2"],
+        batch_norm=_NET["batch_norm"],
+        augment=_NET["augment"],
+        optimizer=_NET["optimizer"],
+        learning_rate=_NET["learning_rate"],
+        lr_schedule=_NET["lr_schedule"],
         epochs=5,
         batch_size=32,
         validation_fraction=0.0,
@@ -231,24 +247,29 @@ default="relu"
         self.random_state = random_state
         self.verbose = verbose
 
-    # scikit-learn's parameter handling, not scikeras' routed **kwargs.
-    _get_param_names = classmethod(BaseEstimator._get_param_names.__func__)
-    set_params = BaseEstimator.set_params
-    __repr__ = BaseEstimator.__repr__
-
-    # scikeras' incremental API bypasses this class' validation and seeding.
-    partial_fit = available_if(_never)(BaseWrapper.partial_fit)
-    initialize = available_if(_never)(BaseWrapper.initialize)
-
     def __sklearn_tags__(self):
-        # scikeras' own KerasClassifier lists ClassifierMixin after BaseEstimator, so
-        # under scikit-learn's tag API it is no classifier; here the mixin comes first.
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "model_")
+
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self):
+        """The estimator's state, with the network as the bytes of a ``.keras`` file."""
+        state = dict(super().__getstate__())
+        if "model_" in state:
+            state["_keras_file"] = _model_to_bytes(state.pop("model_"))
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if "_keras_file" in state:
+            state["model_"] = _model_from_bytes(state.pop("_keras_file"))
+        elif "model_" in state:
+            _upgrade_legacy_state(state)
+        super().__setstate__(state)
 
     # ------------------------------------------------------------------ input checks
     def _check_X(self, X, y="no_validation", *, reset):
@@ -265,51 +286,36 @@ default="relu"
                     "(n_samples, 28, 28). Otherwise pass a 2-D array (n_samples, n_features)."
                 )
             X = X.reshape(len(X), -1)
-        kwargs = {"dtype": (np.float32, np.uint8), "reset": reset}
-        return validate_data(self, X, y, **kwargs)
+        return validate_data(self, X, y, dtype=(np.float32, np.uint8), reset=reset)
 
-    def _resolve_seed(self):
-        """One integer seed per fit, from random_state (None draws a fresh one)."""
-        return int(check_random_state(self.random_state).randint(0, 2**31 - 1))
-
-    def _split_validation(self, X, y, validation_data, seed):
-        if validation_data is not None:
-            try:
-                X_val, y_val = validation_data
-            except (TypeError, ValueError):
-                raise ValueError(
-                    "validation_data must be a pair (X_val, y_val) of arrays."
-                ) from None
-            X_val = self._check_X(X_val, reset=False)
-            y_val = np.asarray(y_val)
-            if len(y_val) != len(X_val):
-                raise ValueError(
-                    f"validation_data has {len(X_val)} samples in X_val but {len(y_val)} "
-                    "labels in y_val."
-                )
-            unknown = np.setdiff1d(y_val, self.classes_)
-            if unknown.size:
-                raise ValueError(
-                    f"validation_data holds labels not seen in y: {unknown[:5].tolist()}; "
-                    f"known classes are {self.classes_.tolist()}."
-                )
-            return X, y, X_val, np.searchsorted(self.classes_, y_val)
-        if self.validation_fraction == 0:
-            return X, y, None, None
-        n_val = int(np.ceil(self.validation_fraction * len(y)))
-        if n_val < len(self.classes_) or len(y) - n_val < len(self.classes_):
+    def _check_validation_data(self, validation_data):
+        """``(X_val, encoded y_val)`` from the ``validation_data`` argument of fit."""
+        try:
+            X_val, y_val = validation_data
+        except (TypeError, ValueError):
+            raise ValueError("validation_data must be a pair (X_val, y_val) of arrays.") from None
+        X_val = self._check_X(X_val, reset=False)
+        y_val = np.asarray(y_val)
+        if len(y_val) != len(X_val):
             raise ValueError(
-                f"validation_fraction={self.validation_fraction} of {len(y)} samples leaves "
-                f"too few samples to hold out every one of the {len(self.classes_)} classes "
-                "on both sides. Use more data, another validation_fraction, or "
-                "validation_fraction=0."
+                f"validation_data has {len(X_val)} samples in X_val but {len(y_val)} "
+                "labels in y_val."
             )
-        counts = np.bincount(y, minlength=len(self.classes_))
-        stratify = y if counts.min() >= 2 else None
-        X_train, X_val, y_train, y_val = train_test_split(
-            X, y, test_size=n_val, stratify=stratify, random_state=seed % (2**32 - 1)
-        )
-        return X_train, y_train, X_val, y_val
+        unknown = np.setdiff1d(y_val, self.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"validation_data holds labels not seen in y: {unknown[:5].tolist()}; "
+                f"known classes are {self.classes_.tolist()}."
+            )
+        return X_val, np.searchsorted(self.classes_, y_val).astype(np.int32)
+
+    def _check_early_stopping(self, has_validation):
+        if self.early_stopping and not has_validation:
+            raise ValueError(
+                "early_stopping=True monitors validation loss, but there is no validation "
+                "data: set validation_fraction (for example 0.1) or pass "
+                "validation_data=(X_val, y_val) to fit."
+            )
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y, *, validation_data=None, on_epoch_end=None):
@@ -335,8 +341,10 @@ default="relu"
             The fitted classifier.
         """
         self._validate_params()
-        sizes = resolve_hidden_layer_sizes(self.hidden_layer_sizes)
         X, y = self._check_X(X, y, reset=True)
+        sizes = check_network(
+            self.n_features_in_, hidden_layer_sizes=self.hidden_layer_sizes, augment=self.augment
+        )
         check_classification_targets(y)
         self.classes_, y_encoded = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -344,176 +352,79 @@ default="relu"
                 f"y has only one class ({self.classes_[0]!r}); a classifier needs at least "
                 "2 classes in the training data."
             )
-        if self.augment and self.n_features_in_ != IMAGE_SHAPE[0] * IMAGE_SHAPE[1]:
-            raise ValueError(
-                f"augment=True transforms 28x28 images, so X needs 784 features; got "
-                f"{self.n_features_in_}. Pass Fashion-MNIST images or set augment=False."
-            )
-        if self.early_stopping and self.validation_fraction == 0 and validation_data is None:
-            raise ValueError(
-                "early_stopping=True monitors validation loss, but there is no validation "
-                "data: set validation_fraction (for example 0.1) or pass "
-                "validation_data=(X_val, y_val) to fit."
-            )
-        seed = self._resolve_seed()
-        X_train, y_train, X_val, y_val = self._split_validation(
-            X, y_encoded.astype(np.int32), validation_data, seed
-        )
+        y_encoded = y_encoded.astype(np.int32)
+        given = None if validation_data is None else self._check_validation_data(validation_data)
+        self._check_early_stopping(given is not None or self.validation_fraction > 0)
+        seeds = Seeds(fit_seed(self.random_state))
+        fraction = self.validation_fraction if given is None else 0
+        train, held_out = _hold_out(y_encoded, fraction, seeds.split_seed())
+        if held_out is not None:
+            given = X[held_out], y_encoded[held_out]
+        X_train, y_train = (X, y_encoded) if train is None else (X[train], y_encoded[train])
+        self.n_train_samples_ = len(y_train)
+        self.n_validation_samples_ = 0 if given is None else len(given[1])
         for name in ("model_", "best_epoch_"):
             self.__dict__.pop(name, None)
-        self.model_ = self._build_model(X_train, sizes, seed)
-        self._train(X_train, y_train, X_val, y_val, seed, on_epoch_end)
+        self.model_ = self._build_model(X_train, sizes, seeds)
+        self.history_ = {}
+        self._train(X_train, y_train, given, seeds, on_epoch_end)
         return self
 
-    def _build_model(self, X_train, sizes, seed):
-        steps_per_epoch = int(np.ceil(len(X_train) / self.batch_size))
+    def _build_model(self, X_train, sizes, seeds):
         mean, scale = input_scaling(X_train)
-        return build_network(
+        model = assemble_network(
             self.n_features_in_,
             len(self.classes_),
-            hidden_layer_sizes=sizes,
+            sizes=sizes,
             activation=self.activation,
             dropout=self.dropout,
             l2=self.l2,
             batch_norm=self.batch_norm,
             augment=self.augment,
+            input_mean=mean,
+            input_scale=scale,
+            seeds=seeds,
+        )
+        compile_network(
+            model,
             optimizer=self.optimizer,
             learning_rate=self.learning_rate,
             lr_schedule=self.lr_schedule,
-            decay_steps=steps_per_epoch * self.epochs,
-            input_mean=mean,
-            input_scale=scale,
-            seed=seed % 1_000_000,
+            decay_steps=int(np.ceil(len(X_train) / self.batch_size)) * self.epochs,
         )
+        return model
 
-    def _train(self, X, y, X_val, y_val, seed, on_epoch_end):
-        """Run the epochs: a compiled loop over the batches of a seeded permutation.
-
-        Rather than ``model.fit``, whose ``tf.data`` iterator and per-step dispatch
-        cost more than the arithmetic of a small network, each call of
-        ``run_batches`` trains on up to ``_STEPS_PER_CALL`` batches inside one
-        ``tf.while_loop`` (compiled by XLA from ``_XLA_MIN_SAMPLES`` images up).
-        Loss and accuracy are what ``fit`` would report: the running means over
-        the epoch's batches, weighted by batch size, including penalties.
-        """
-        tf, keras = import_tensorflow()
-        model, n = self.model_, len(y)
-        batch_size = min(self.batch_size, n)
-        n_full, rest = divmod(n, batch_size)
-        # XLA cannot compile the augmentation layers' image transforms.
-        xla = n >= _XLA_MIN_SAMPLES and not self.augment
-        weights = model.trainable_variables
-        optimizer = model.optimizer
-        optimizer.build(weights)
-        X_all, y_all = tf.constant(X), tf.constant(y)
-
-        def step(indices):
-            xb, yb = tf.gather(X_all, indices), tf.gather(y_all, indices)
-            with tf.GradientTape() as tape:
-                proba = model(xb, training=True)
-                loss = model.compute_loss(y=yb, y_pred=proba, training=True)
-            optimizer.apply(tape.gradient(loss, weights), weights)
-            return _loss_sum_and_hits(tf, loss, proba, yb)
-
-        @tf.function(jit_compile=xla)
-        def run_batches(batches, start, stop):
-            def body(i, loss_sum, hits):
-                batch_loss, batch_hits = step(batches[i])
-                return i + 1, loss_sum + batch_loss, hits + batch_hits
-
-            _, loss_sum, hits = tf.while_loop(
-                lambda i, *_: i < stop, body, (start, tf.constant(0.0), tf.constant(0.0))
-            )
-            return loss_sum, hits
-
-        last_batch = tf.function(step, jit_compile=xla)
-        evaluate = None if X_val is None else _evaluator(tf, model, X_val, y_val, xla)
-        per_call = _STEPS_PER_CALL_VERBOSE if self.verbose >= 2 else _STEPS_PER_CALL
-        steps = n_full + (rest > 0)
-
-        rng = np.random.default_rng(seed)
-        self.history_, self.n_iter_, self.interrupted_ = {}, 0, False
-        state = _EarlyStoppingState()
-        try:
-            for epoch in range(self.epochs):
-                bar = None
-                if self.verbose >= 2:
-                    print(f"Epoch {epoch + 1}/{self.epochs}", flush=True)
-                    bar = keras.utils.Progbar(steps)
-                order = rng.permutation(n).astype(np.int32)
-                batches = tf.constant(order[: n_full * batch_size].reshape(n_full, batch_size))
-                loss_sum, hits = 0.0, 0.0
-                for start in range(0, n_full, per_call):
-                    stop = min(start + per_call, n_full)
-                    chunk_loss, chunk_hits = run_batches(
-                        batches, tf.constant(start), tf.constant(stop)
-                    )
-                    loss_sum, hits = loss_sum + float(chunk_loss), hits + float(chunk_hits)
-                    if bar is not None:
-                        seen = stop * batch_size
-                        bar.update(stop, [("loss", loss_sum / seen), ("accuracy", hits / seen)])
-                if rest:
-                    batch_loss, batch_hits = last_batch(tf.constant(order[n_full * batch_size :]))
-                    loss_sum, hits = loss_sum + float(batch_loss), hits + float(batch_hits)
-                logs = {"loss": loss_sum / n, "accuracy": hits / n}
-                if bar is not None:
-                    bar.update(steps, list(logs.items()), finalize=True)
-                if evaluate is not None:
-                    logs.update(evaluate())
-                if self._end_epoch(logs, state, on_epoch_end):
-                    break
-        except KeyboardInterrupt:
-            self.interrupted_ = True
-            warnings.warn(
-                f"Training interrupted (Ctrl-C) after {self.n_iter_} of {self.epochs} epochs; "
-                "the model keeps its current weights and history_ holds the completed epochs.",
-                UserWarning,
-                stacklevel=3,
-            )
-        if state.best_weights is not None:
-            model.set_weights(state.best_weights)
-        self.fit_time_ = time.perf_counter() - state.start
-
-    def _end_epoch(self, logs, state, on_epoch_end):
-        """Record one epoch; return True to stop training."""
-        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-            if key in logs:
-                self.history_.setdefault(key, []).append(float(logs[key]))
-        self.n_iter_ = epoch = len(self.history_["loss"])
-        epoch_logs = {key: values[-1] for key, values in self.history_.items()}
-        if self.verbose:
-            self._print_epoch(epoch, self.history_, time.perf_counter() - state.start)
-        if not np.isfinite(epoch_logs["loss"]):
-            warnings.warn(
-                f"Training diverged at epoch {epoch} (loss is {epoch_logs['loss']}); "
-                "stopping. Lower learning_rate or add batch_norm.",
-                UserWarning,
-                stacklevel=2,
-            )
-            return True
-        stop = False
-        if self.early_stopping:
-            if epoch_logs["val_loss"] < state.best_loss:
-                state.best_loss, state.waited = epoch_logs["val_loss"], 0
-                state.best_weights, self.best_epoch_ = self.model_.get_weights(), epoch
-            else:
-                state.waited += 1
-                stop = state.waited >= self.patience
-        if on_epoch_end is not None and on_epoch_end(epoch, epoch_logs):
-            stop = True
-        return stop
-
-    def _print_epoch(self, epoch, history, elapsed):
-        keys = [k for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in history]
-        if epoch == 1:
-            print("  epoch " + " ".join(f"{k:>14}" for k in keys) + "      time")
-        cells = []
-        for key in keys:
-            values = np.asarray(history[key])
-            best = np.nanmin(values) if key.endswith("loss") else np.nanmax(values)
-            marker = "*" if values[-1] == best else " "
-            cells.append(f"{values[-1]:>13.4f}{marker}")
-        print(f"{epoch:>7} " + " ".join(cells) + f" {elapsed:>8.1f}s", flush=True)
+    def _train(self, X, y, validation, seeds, on_epoch_end):
+        """Run the epochs of :func:`skfashion._training.fit_loop` and record the outcome."""
+        xla = len(y) >= XLA_MIN_SAMPLES and not self.augment
+        ones = np.ones(len(y), dtype=np.float32)
+        run_epoch = CompiledEpoch(
+            self.model_,
+            X,
+            y,
+            ones,
+            batch_size=self.batch_size,
+            xla=xla,
+            steps_per_call=STEPS_PER_CALL_VERBOSE if self.verbose >= 2 else STEPS_PER_CALL,
+        )
+        evaluate = None
+        if validation is not None:
+            X_val, y_val = validation
+            w_val = np.ones(len(y_val), dtype=np.float32)
+            evaluate = make_evaluator(self.model_, X_val, y_val, w_val, xla=xla)
+        handlers = epoch_handlers(
+            verbose=self.verbose,
+            patience=self.patience if self.early_stopping else None,
+            on_epoch_end=on_epoch_end,
+        )
+        run = TrainingRun(self.model_, self.history_, self.epochs)
+        fit_loop(run, handlers, run_epoch, seeds.batch_order(), evaluate)
+        self.n_iter_ = run.epochs_done
+        self.interrupted_ = run.interrupted
+        self.fit_time_ = run.elapsed
+        for handler in handlers:
+            if isinstance(handler, EarlyStopping) and handler.best_epoch is not None:
+                self.best_epoch_ = handler.best_epoch
 
     # ------------------------------------------------------------------ predict
     def predict_proba(self, X):
@@ -534,8 +445,8 @@ default="relu"
         # Direct calls of the network: model.predict builds a tf.data pipeline per call.
         proba = np.concatenate(
             [
-                np.asarray(self.model_(X[start : start + _PREDICT_CHUNK], training=False))
-                for start in range(0, len(X), _PREDICT_CHUNK)
+                np.asarray(self.model_(X[start : start + PREDICT_CHUNK], training=False))
+                for start in range(0, len(X), PREDICT_CHUNK)
             ]
         ).astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
@@ -557,32 +468,62 @@ default="relu"
         return self.classes_[np.argmax(proba, axis=1)]
 
 
-def _loss_sum_and_hits(tf, loss, proba, y):
-    """A batch's mean loss times its size, and its number of correct predictions."""
-    size = tf.cast(tf.shape(y)[0], tf.float32)
-    predicted = tf.argmax(proba, axis=1, output_type=tf.int32)
-    hits = tf.reduce_sum(tf.cast(tf.equal(predicted, y), tf.float32))
-    return loss * size, hits
+def _hold_out(y, validation_fraction, seed):
+    """Indices ``(train, validation)`` of the stratified ``validation_fraction`` hold-out.
+
+    ``ceil(validation_fraction * n)`` samples are held out, stratified by class
+    when every class has at least 2 samples; ``(None, None)`` when the fraction
+    is 0.
+    """
+    if validation_fraction == 0:
+        return None, None
+    n, n_classes = len(y), int(y.max()) + 1
+    n_val = int(np.ceil(validation_fraction * n))
+    if n_val < n_classes or n - n_val < n_classes:
+        raise ValueError(
+            f"validation_fraction={validation_fraction} of {n} samples leaves "
+            f"too few samples to hold out every one of the {n_classes} classes "
+            "on both sides. Use more data, another validation_fraction, or "
+            "validation_fraction=0."
+        )
+    stratify = y if np.bincount(y).min() >= 2 else None
+    return train_test_split(np.arange(n), test_size=n_val, stratify=stratify, random_state=seed)
 
 
-def _evaluator(tf, model, X_val, y_val, xla):
-    """A function returning this epoch's ``val_loss`` and ``val_accuracy``, as Keras'
-    ``evaluate`` computes them (penalties included)."""
-    X_val, y_val = tf.constant(X_val), tf.constant(np.asarray(y_val, dtype=np.int32))
-    n = int(X_val.shape[0])
+# ---------------------------------------------------------------------- pickling helpers
+def _model_to_bytes(model):
+    """The bytes of ``model`` saved in Keras' ``.keras`` format (with optimizer state)."""
+    _, keras = import_tensorflow()
+    with tempfile.TemporaryDirectory(prefix="skfashion-") as folder, warnings.catch_warnings():
+        # Keras' own writer trips NumPy 2's __array__(copy=) deprecation: nothing to act on.
+        warnings.filterwarnings(
+            "ignore", "__array__ implementation", DeprecationWarning, module="keras"
+        )
+        path = os.path.join(folder, "model.keras")
+        keras.saving.save_model(model, path)
+        return Path(path).read_bytes()
 
-    @tf.function(jit_compile=xla, reduce_retracing=True)
-    def chunk_loss_and_hits(xb, yb):
-        proba = model(xb, training=False)
-        loss = model.compute_loss(y=yb, y_pred=proba, training=False)
-        return _loss_sum_and_hits(tf, loss, proba, yb)
 
-    def evaluate():
-        loss_sum, hits = 0.0, 0.0
-        for start in range(0, n, _PREDICT_CHUNK):
-            stop = start + _PREDICT_CHUNK
-            chunk_loss, chunk_hits = chunk_loss_and_hits(X_val[start:stop], y_val[start:stop])
-            loss_sum, hits = loss_sum + float(chunk_loss), hits + float(chunk_hits)
-        return {"val_loss": loss_sum / n, "val_accuracy": hits / n}
+def _model_from_bytes(data):
+    """The Keras model of :func:`_model_to_bytes`, compiled, its optimizer state restored."""
+    _, keras = import_tensorflow()
+    with tempfile.TemporaryDirectory(prefix="skfashion-") as folder:
+        path = Path(folder, "model.keras")
+        path.write_bytes(data)
+        return keras.saving.load_model(path, compile=True)
 
-    return evaluate
+
+def _upgrade_legacy_state(state):
+    """Complete the state of a classifier pickled by skfashion 0.1.0.
+
+    Its network was pickled through scikeras' global patch of
+    ``keras.Model.__reduce__``, so the unpickler has already imported scikeras
+    (``pip install scikeras``) to rebuild it. Facts 0.1.0 did not record are
+    left unset.
+    """
+    _, keras = import_tensorflow()
+    if not isinstance(state["model_"], keras.Model):
+        raise TypeError(
+            f"This FashionMLP pickle holds no Keras network; it was not written by skfashion. "
+            f"Refit the classifier, or load it with skfashion=={LEGACY_VERSION}."
+        )

@@ -1,7 +1,11 @@
 """The network builder: a plain function of explicit arguments returning a compiled Keras model."""
 
+import warnings
+from types import MappingProxyType
+
 import numpy as np
 
+from ._seeds import Seeds
 from ._tf import import_tensorflow
 
 PRESETS = {
@@ -17,6 +21,54 @@ network of the ``"strong"`` recipe (see :data:`skfashion.RECIPES`)."""
 IMAGE_SHAPE = (28, 28)
 OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
 LR_SCHEDULES = ("constant", "cosine")
+
+NETWORK_DEFAULTS = MappingProxyType(
+    {
+        "hidden_layer_sizes": "tutorial",
+        "activation": "relu",
+        "dropout": 0.0,
+        "l2": 0.0,
+        "batch_norm": False,
+        "augment": False,
+        "optimizer": "adam",
+        "learning_rate": 0.001,
+        "lr_schedule": "constant",
+    }
+)
+"""The network's settings when none are given: read by :func:`build_network` and
+:class:`skfashion.FashionMLP` alike."""
+
+_REMOVED_IN_0_3 = ("jit_compile", "steps_per_execution")
+
+
+def check_network(n_features, *, hidden_layer_sizes, augment):
+    """Resolve ``hidden_layer_sizes`` and check that ``augment`` gets 28x28 images.
+
+    The network's rules on its inputs, checked before any TensorFlow work.
+
+    Returns
+    -------
+    sizes : tuple of int
+        Units per hidden layer.
+
+    Raises
+    ------
+    ValueError
+        For an unknown preset, unit counts that are not positive integers, or
+        ``augment=True`` with other than 784 features.
+
+    Examples
+    --------
+    >>> check_network(784, hidden_layer_sizes="baseline", augment=True)
+    (16, 16)
+    """
+    sizes = resolve_hidden_layer_sizes(hidden_layer_sizes)
+    if augment and n_features != IMAGE_SHAPE[0] * IMAGE_SHAPE[1]:
+        raise ValueError(
+            f"augment=True transforms 28x28 images, so X needs 784 features; got "
+            f"{n_features}. Pass Fashion-MNIST images or set augment=False."
+        )
+    return sizes
 
 
 def resolve_hidden_layer_sizes(hidden_layer_sizes):
@@ -104,14 +156,15 @@ def _uint8_moments(X):
     )
 
 
-def _augmentation_layers(keras, seed):
+def _augmentation_layers(keras, seeds):
+    flip, shift, rotation, zoom = seeds.layer_seeds("augmentation", 4)
     layers = keras.layers
     return [
         layers.Reshape(IMAGE_SHAPE + (1,)),
-        layers.RandomFlip("horizontal", seed=seed),
-        layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 1),
-        layers.RandomRotation(0.03, fill_mode="constant", seed=seed + 2),
-        layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 3),
+        layers.RandomFlip("horizontal", seed=flip),
+        layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=shift),
+        layers.RandomRotation(0.03, fill_mode="constant", seed=rotation),
+        layers.RandomZoom(0.1, fill_mode="constant", seed=zoom),
         layers.Flatten(),
     ]
 
@@ -120,35 +173,35 @@ def build_network(
     n_features,
     n_classes,
     *,
-    hidden_layer_sizes=PRESETS["tutorial"],
-    activation="relu",
-    dropout=0.0,
-    l2=0.0,
-    batch_norm=False,
-    augment=False,
-    optimizer="adam",
-    learning_rate=0.001,
-    lr_schedule="constant",
+    hidden_layer_sizes=NETWORK_DEFAULTS["hidden_layer_sizes"],
+    activation=NETWORK_DEFAULTS["activation"],
+    dropout=NETWORK_DEFAULTS["dropout"],
+    l2=NETWORK_DEFAULTS["l2"],
+    batch_norm=NETWORK_DEFAULTS["batch_norm"],
+    augment=NETWORK_DEFAULTS["augment"],
+    optimizer=NETWORK_DEFAULTS["optimizer"],
+    learning_rate=NETWORK_DEFAULTS["learning_rate"],
+    lr_schedule=NETWORK_DEFAULTS["lr_schedule"],
     decay_steps=None,
     input_mean=None,
     input_scale=None,
     seed=0,
-    jit_compile=False,
-    steps_per_execution=1,
+    **removed,
 ):
     """Build and compile a Keras multilayer perceptron for ``n_classes`` classes.
 
     The network is ``[augmentation] -> scaling -> (Dense [-> BatchNorm] ->
-    activation [-> Dropout]) * n_hidden -> Dense(n_classes, softmax)``, trained
-    with sparse categorical cross-entropy and reporting accuracy.
+    activation [-> Dropout]) * n_hidden -> Dense(n_classes) "logits" ->
+    softmax "probabilities"``, trained with sparse categorical cross-entropy
+    (which Keras computes from the logits) and reporting accuracy.
 
     Parameters
     ----------
     n_features : int
         Number of input features (784 for Fashion-MNIST images).
     n_classes : int
-        Number of classes (units of the softmax output).
-    hidden_layer_sizes : str or tuple of int, default=(128,)
+        Number of classes (units of the output layer).
+    hidden_layer_sizes : str or tuple of int, default="tutorial"
         Units per hidden layer, or a name in :data:`PRESETS`.
     activation : str, default="relu"
         Keras activation of the hidden layers.
@@ -172,16 +225,18 @@ def build_network(
     input_mean, input_scale : array-like of shape (n_features,), default=None
         Input centring and scaling (see :func:`input_scaling`); None means none.
     seed : int, default=0
-        Seeds every initialiser, dropout and augmentation layer explicitly.
-    jit_compile : bool, default=False
-        Compile the training step with XLA.
-    steps_per_execution : int, default=1
-        Batches run per call into the compiled training step.
+        Seeds every initialiser, dropout and augmentation layer explicitly,
+        through the streams of :class:`skfashion._seeds.Seeds`.
+    **removed
+        ``jit_compile`` and ``steps_per_execution`` are ignored with a
+        ``FutureWarning`` (they only served ``model.fit``, which skfashion no
+        longer calls) and will be removed in 0.3.
 
     Returns
     -------
     model : keras.Model
-        A compiled model whose input is float32 (or uint8) of shape (n, n_features).
+        A compiled model whose input is float32 (or uint8) of shape (n, n_features)
+        and whose output is the class probabilities.
 
     Examples
     --------
@@ -190,20 +245,69 @@ def build_network(
     >>> [layer.units for layer in model.layers if hasattr(layer, "units")]
     [16, 16, 10]
     """
+    _warn_removed(removed)
+    sizes = check_network(n_features, hidden_layer_sizes=hidden_layer_sizes, augment=augment)
+    model = assemble_network(
+        n_features,
+        n_classes,
+        sizes=sizes,
+        activation=activation,
+        dropout=dropout,
+        l2=l2,
+        batch_norm=batch_norm,
+        augment=augment,
+        input_mean=input_mean,
+        input_scale=input_scale,
+        seeds=Seeds(seed),
+    )
+    compile_network(
+        model,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        lr_schedule=lr_schedule,
+        decay_steps=decay_steps,
+    )
+    return model
+
+
+def _warn_removed(removed):
+    unknown = sorted(set(removed) - set(_REMOVED_IN_0_3))
+    if unknown:
+        raise TypeError(f"build_network() got an unexpected keyword argument {unknown[0]!r}")
+    for name in sorted(removed):
+        warnings.warn(
+            f"build_network's {name!r} is ignored and will be removed in skfashion 0.3: the "
+            "training loop is compiled by FashionMLP itself. Remove the argument.",
+            FutureWarning,
+            stacklevel=3,
+        )
+
+
+def assemble_network(
+    n_features,
+    n_classes,
+    *,
+    sizes,
+    activation,
+    dropout,
+    l2,
+    batch_norm,
+    augment,
+    input_mean,
+    input_scale,
+    seeds,
+):
+    """The uncompiled network of :func:`build_network`, from checked arguments."""
     _, keras = import_tensorflow()
     layers = keras.layers
-    sizes = resolve_hidden_layer_sizes(hidden_layer_sizes)
-    if augment and n_features != IMAGE_SHAPE[0] * IMAGE_SHAPE[1]:
-        raise ValueError(
-            f"augment=True transforms 28x28 images, so X needs 784 features; got "
-            f"{n_features}. Pass Fashion-MNIST images or set augment=False."
-        )
     regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
+    kernel_seeds = seeds.layer_seeds("initializers", len(sizes) + 1)
+    dropout_seeds = seeds.layer_seeds("dropout", len(sizes))
 
     inputs = keras.Input(shape=(n_features,), name="pixels")
     x = inputs
     if augment:
-        for layer in _augmentation_layers(keras, seed + 1000):
+        for layer in _augmentation_layers(keras, seeds):
             x = layer(x)
     if input_mean is not None:
         variance = np.square(np.asarray(input_scale, dtype=np.float32))
@@ -213,7 +317,7 @@ def build_network(
     for i, units in enumerate(sizes):
         x = layers.Dense(
             units,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 10 * i),
+            kernel_initializer=keras.initializers.GlorotUniform(seed=kernel_seeds[i]),
             kernel_regularizer=regularizer,
             use_bias=not batch_norm,
             name=f"hidden_{i + 1}",
@@ -222,23 +326,25 @@ def build_network(
             x = layers.BatchNormalization(name=f"batch_norm_{i + 1}")(x)
         x = layers.Activation(activation, name=f"{activation}_{i + 1}")(x)
         if dropout > 0:
-            x = layers.Dropout(dropout, seed=seed + 10 * i + 1, name=f"dropout_{i + 1}")(x)
-    outputs = layers.Dense(
+            x = layers.Dropout(dropout, seed=dropout_seeds[i], name=f"dropout_{i + 1}")(x)
+    logits = layers.Dense(
         n_classes,
-        activation="softmax",
-        kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 999),
+        kernel_initializer=keras.initializers.GlorotUniform(seed=kernel_seeds[-1]),
         kernel_regularizer=regularizer,
-        name="probabilities",
+        name="logits",
     )(x)
-    model = keras.Model(inputs, outputs, name="fashion_mlp")
+    outputs = layers.Activation("softmax", name="probabilities")(logits)
+    return keras.Model(inputs, outputs, name="fashion_mlp")
+
+
+def compile_network(model, *, optimizer, learning_rate, lr_schedule, decay_steps):
+    """Compile ``model`` with its optimizer, cross-entropy loss and accuracy."""
+    _, keras = import_tensorflow()
     model.compile(
         optimizer=_make_optimizer(keras, optimizer, learning_rate, lr_schedule, decay_steps),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
-        jit_compile=jit_compile,
-        steps_per_execution=steps_per_execution,
     )
-    return model
 
 
 def _make_optimizer(keras, name, learning_rate, lr_schedule, decay_steps):

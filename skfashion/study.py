@@ -7,140 +7,37 @@ command is a thin front end to it.
 """
 
 import contextlib
-import datetime
 import os
-import platform
 import shutil
 import sys
 import tempfile
 import time
 import uuid
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from numbers import Integral
 from pathlib import Path
-from types import MappingProxyType
-from typing import NamedTuple
 
 import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from . import __version__
-
-
-class _Recipe(Mapping):
-    """A recipe of :data:`skfashion.RECIPES`, read when first used.
-
-    The recipes live next to FashionMLP, which loads TensorFlow; reading them
-    lazily keeps ``import skfashion.study`` (and ``skfashion study --help``) quick.
-    """
-
-    def __init__(self, name):
-        self.name = name
-
-    def _settings(self):
-        from ._estimator import RECIPES
-
-        return RECIPES[self.name]
-
-    def __getitem__(self, key):
-        return self._settings()[key]
-
-    def __iter__(self):
-        return iter(self._settings())
-
-    def __len__(self):
-        return len(self._settings())
-
-    def __repr__(self):
-        return repr(dict(self._settings()))
-
-
-# One name for one network everywhere: code, command line, tables, figures and report.
-MODELS = MappingProxyType(
-    {
-        name: MappingProxyType(params)
-        for name, params in {
-            "tutorial": {"hidden_layer_sizes": "tutorial"},
-            "smaller": {"hidden_layer_sizes": "smaller"},
-            "baseline": {"hidden_layer_sizes": "baseline"},
-            "bigger": {"hidden_layer_sizes": "bigger"},
-            "bigger+dropout": {"hidden_layer_sizes": "bigger", "dropout": 0.5},
-            "bigger+l2": {"hidden_layer_sizes": "bigger", "l2": 0.001},
-            "bigger+dropout+l2": {"hidden_layer_sizes": "bigger", "dropout": 0.5, "l2": 0.001},
-            "bigger+augment": {"hidden_layer_sizes": "bigger", "augment": True},
-            "bigger+early_stopping": {
-                "hidden_layer_sizes": "bigger",
-                "early_stopping": True,
-                "patience": 3,
-            },
-            "strong": _Recipe("strong"),  # skfashion's most accurate MLP, about 3 min
-        }.items()
-    }
+from . import _i18n
+from ._datasets import N_IMAGES
+from ._environment import machine_info
+from ._study_design import (
+    DEFAULT_MODELS,
+    FULL,
+    FULL_DATA_MODELS,
+    MARKER,
+    MIN_SUBSET,
+    MODEL_NAMES,
+    MODELS,
+    QUICK,
+    TRAINING,
+    TUTORIAL_EPOCHS,
+    VALIDATION_FRACTION,
 )
-MODEL_NAMES = tuple(MODELS)
-DEFAULT_MODELS = tuple(name for name in MODEL_NAMES if name != "strong")
-SIZE_MODELS = ("smaller", "baseline", "bigger")
-REMEDY_MODELS = tuple(name for name in MODEL_NAMES if name.startswith("bigger+"))
-FULL_DATA_MODELS = ("tutorial", "strong")  # trained on all training images, not a subset
-
-VALIDATION_FRACTION = 0.2
-TUTORIAL_EPOCHS = 5  # the course's program
-N_TRAIN_IMAGES = 60_000
-_FULL = {"epochs": 20, "subset_size": 6_000, "tutorial_size": N_TRAIN_IMAGES}
-_QUICK = {"epochs": 8, "subset_size": 2_000, "tutorial_size": 3_000}
-
-
-class _Reference(NamedTuple):
-    """A published Fashion-MNIST test accuracy the study's report compares with."""
-
-    model: str
-    test_accuracy: float
-    source: str
-    std: float = None  # spread over seeds, where the source measured several
-    decimals: int = 3  # as published
-    approximate: bool = False  # the source gives a range or a rounded value
-
-
-# The only copy of these numbers in skfashion: the report's "How these results compare" reads them.
-REFERENCES = MappingProxyType(
-    {
-        "paper_mlp": _Reference(
-            "scikit-learn MLPClassifier, relu, (100,)",
-            0.871,
-            "Xiao, Rasul & Vollgraf 2017, Fashion-MNIST paper (arXiv:1708.07747), Table 3",
-        ),
-        "readme_mlp": _Reference(
-            "MLP 256-128-100",
-            0.8833,
-            "Fashion-MNIST README, benchmark table (github.com/zalandoresearch/fashion-mnist)",
-            decimals=4,
-        ),
-        "tf_tutorial": _Reference(
-            "TensorFlow tutorial: Dense(128), 10 epochs",
-            0.885,  # 0.884-0.886 from run to run
-            'TensorFlow tutorial "Basic classification: Classify images of clothing"',
-            approximate=True,
-        ),
-        "paper_svc": _Reference(
-            "scikit-learn SVC(C=10, kernel='rbf')",
-            0.897,
-            "Xiao, Rasul & Vollgraf 2017, Fashion-MNIST paper (arXiv:1708.07747), Table 3 "
-            "(its best classical model)",
-        ),
-        "strong": _Reference(
-            'skfashion RECIPES["strong"], all 60,000 training images',
-            0.9068,
-            "measured: mean ± standard deviation over 3 seeds, benchmarks/results/accuracy.md",
-            std=0.0008,
-            decimals=4,
-        ),
-    }
-)
-_MIN_SUBSET = 100  # a stratified 20 % validation split needs every class on both sides
-_MARKER = "study.json"
 
 
 @dataclass(repr=False)
@@ -231,9 +128,9 @@ class StudyResult:
         "quick": ["boolean"],
         "epochs": [Interval(Integral, 1, None, closed="left"), None],
         "models": ["array-like", None],
-        "subset_size": [Interval(Integral, _MIN_SUBSET, N_TRAIN_IMAGES, closed="both"), None],
+        "subset_size": [Interval(Integral, MIN_SUBSET, N_IMAGES["train"], closed="both"), None],
         "random_state": ["random_state"],
-        "lang": [StrOptions({"en", "ja"})],
+        "lang": [StrOptions(set(_i18n.LANGUAGES))],
         "verbose": ["verbose"],
         "progress": ["boolean", None],
         "n_jobs": [Integral, None],
@@ -259,15 +156,15 @@ def run_study(
        the training images.
     2. Network size: ``"smaller"`` (4+4 units), ``"baseline"`` (16+16) and
        ``"bigger"`` (512+512), long enough for ``"bigger"`` to overfit.
-    3. Remedies for ``"bigger"``: dropout 0.5, L2 0.001, both, data
-       augmentation and early stopping.
+    3. Remedies for ``"bigger"``: dropout, L2 regularisation, both, data
+       augmentation and early stopping (their settings are in :data:`MODELS`).
     4. Only when asked for (``models=[..., "strong"]``, about 3 minutes on
        two cores): skfashion's most accurate MLP, ``RECIPES["strong"]``, on the
        training images for its recipe's 30 epochs.
 
-    The report compares the test accuracies with published ones
-    (:data:`REFERENCES`). Every model holds out a stratified 20 % of its training images to record
-    validation loss and accuracy after each epoch, and is diagnosed with
+    The report compares the test accuracies with published ones. Every model
+    holds out a stratified 20 % of its training images to record validation
+    loss and accuracy after each epoch, and is diagnosed with
     :func:`skfashion.report.diagnose` (best number of epochs, validation
     accuracy there, overfitting or not) and scored on the 10,000 test images.
     All models get the same seed, so they share the validation split and the
@@ -303,10 +200,12 @@ def run_study(
     random_state : int, RandomState instance or None, default=0
         Seeds the validation split, the weights, dropout, augmentation and the
         batch order. The same int gives the same numbers.
-    lang : {"en", "ja"}, default="en"
-        Language of the report. Japanese figure labels need a font with
-        Japanese glyphs (such as the Debian package ``fonts-ipafont-gothic``);
-        without one the figures keep English labels.
+    lang : str, default="en"
+        Language of the report: any language with a catalog in
+        ``skfashion/_locales`` (``"en"`` English, ``"ja"`` Japanese).
+        Japanese figure labels need a font with Japanese glyphs (such as the
+        Debian package ``fonts-ipafont-gothic``); without one the figures keep
+        English labels.
     verbose : int, default=0
         1 prints a table row per epoch of every model (best values marked).
     progress : bool or None, default=True
@@ -376,7 +275,7 @@ def _check_models(models):
 
 
 def _settings(quick, epochs, subset_size, random_state, names, n_jobs, lang):
-    defaults = _QUICK if quick else _FULL
+    defaults = QUICK if quick else FULL
     seed = random_state
     if not isinstance(random_state, Integral):
         seed = int(check_random_state(random_state).randint(0, 2**31 - 1))
@@ -390,9 +289,7 @@ def _settings(quick, epochs, subset_size, random_state, names, n_jobs, lang):
         "strong_epochs": None,
         "strong_size": None,
         "validation_fraction": VALIDATION_FRACTION,
-        "batch_size": 32,
-        "optimizer": "adam",
-        "learning_rate": 0.001,
+        **TRAINING,
         "random_state": random_state if isinstance(random_state, Integral) else None,
         "seed": int(seed),
         "n_jobs": n_jobs,
@@ -423,9 +320,9 @@ def _report_folder(out):
 def _check_replaceable(out):
     if not out.is_dir() or out.is_symlink():
         raise ValueError(f"out={str(out)!r} exists and is not a folder; choose another out.")
-    if any(out.iterdir()) and not (out / _MARKER).is_file():
+    if any(out.iterdir()) and not (out / MARKER).is_file():
         raise ValueError(
-            f"out={str(out)!r} is a folder that holds no study report (no {_MARKER}); "
+            f"out={str(out)!r} is a folder that holds no study report (no {MARKER}); "
             "choose another out or empty it first, so that nothing else is replaced."
         )
 
@@ -456,11 +353,7 @@ def _load_data(settings):
 def _estimator(name, settings, verbose):
     from ._estimator import FashionMLP
 
-    common = {
-        "batch_size": settings["batch_size"],
-        "optimizer": settings["optimizer"],
-        "learning_rate": settings["learning_rate"],
-    }
+    common = {key: settings[key] for key in TRAINING}
     study = {
         "epochs": _epochs(name, settings),
         "validation_fraction": settings["validation_fraction"],
@@ -542,11 +435,16 @@ def _advance(bar):
 
 
 def _heading(name, estimator, n_images):
+    units = _hidden_units(estimator)
+    return f"\n{name}: {units} units, {n_images:,} training images, {estimator.epochs} epochs"
+
+
+def _hidden_units(estimator):
+    """``"512+512"``: the hidden layers as the tables and the report show them."""
     from ._network import resolve_hidden_layer_sizes
     from .report._tables import format_param_value
 
-    units = format_param_value(resolve_hidden_layer_sizes(estimator.hidden_layer_sizes))
-    return f"\n{name}: {units} units, {n_images:,} training images, {estimator.epochs} epochs"
+    return format_param_value(resolve_hidden_layer_sizes(estimator.hidden_layer_sizes))
 
 
 class _AboveBar:
@@ -608,22 +506,17 @@ def _collect(names, fitted, probas, data, settings):
         history=history,
         confusion_matrix=matrix,
         settings=settings,
-        environment=_environment(),
+        environment=machine_info(),
     )
     return result
 
 
 def _comparison(names, fitted, diagnoses, test_accuracy, settings):
-    from ._network import resolve_hidden_layer_sizes
     from .report import compare
-    from .report._tables import format_param_value
 
     frame = compare(diagnoses)
     network = {
-        "hidden_layer_sizes": [
-            format_param_value(resolve_hidden_layer_sizes(fitted[n].hidden_layer_sizes))
-            for n in names
-        ],
+        "hidden_layer_sizes": [_hidden_units(fitted[n]) for n in names],
         "dropout": [float(fitted[n].dropout) for n in names],
         "l2": [float(fitted[n].l2) for n in names],
         "augment": [bool(fitted[n].augment) for n in names],
@@ -638,30 +531,6 @@ def _comparison(names, fitted, diagnoses, test_accuracy, settings):
     frame["test_accuracy"] = [test_accuracy[n] for n in names]
     frame["fit_time_s"] = [float(fitted[n].fit_time_) for n in names]
     return frame
-
-
-def _cpu_count():
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count()
-
-
-def _environment():
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {"skfashion": __version__}
-    for package in ("tensorflow", "keras", "scikit-learn", "numpy", "pandas", "matplotlib"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = None
-    return {
-        "versions": versions,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_count": _cpu_count(),
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-    }
 
 
 __all__ = ["MODELS", "MODEL_NAMES", "StudyResult", "run_study"]

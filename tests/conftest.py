@@ -1,7 +1,13 @@
 """Shared fixtures: the real Fashion-MNIST data, in small slices where speed matters."""
 
-import numpy as np
-import pytest
+import os
+
+# SciPy reads this once, when first imported: with it, scikit-learn's estimator checks run
+# check_array_api_input (array API dispatch with NumPy input) instead of skipping it.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 RUNNER = BENCHMARKS / "run.py"
-SMOKE_BUDGET_S = 60  # on an otherwise idle machine
 
 
 def _module(name):
@@ -28,56 +27,42 @@ def run():
 
 
 def _smoke(out, *only):
-    start = time.perf_counter()
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, str(RUNNER), "--quick", "--repeats", "1", "--out", str(out)]
         + [arg for section in only for arg in ("--only", section)],
         capture_output=True,
         text=True,
         timeout=600,
     )
-    return proc, time.perf_counter() - start
 
 
 @pytest.fixture(scope="module")
 def contenders_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench_contenders")
-    proc, elapsed = _smoke(out, "contenders")
-    return proc, elapsed, out
+    return _smoke(out, "contenders"), out
 
 
 @pytest.fixture(scope="module")
 def scaling_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench_scaling")
-    proc, elapsed = _smoke(out, "units", "sizes,grid")
-    return proc, elapsed, out
+    return _smoke(out, "units", "sizes,grid"), out
 
 
 def _report(out):
     return json.loads((out / "performance.json").read_text())
 
 
-def _budget(out):
-    """The smoke budget, stretched by how oversubscribed the shared CPUs were during the run.
-
-    The runner records the load average before and after; at a load of 6 on 2 cores
-    every process gets a third of a core, so the same work takes three times as long.
-    """
-    report = _report(out)
-    load = (report["load_before"][0] + report["load_after"][0]) / 2
-    return SMOKE_BUDGET_S * max(1.0, load / report["machine"]["cpus_usable"])
-
-
 # ----------------------------------------------------------------------------- end to end
+@pytest.mark.slow  # a whole benchmark run: a process per contender
 def test_quick_contenders_run_is_small_and_succeeds(contenders_run):
-    proc, elapsed, out = contenders_run
+    proc, out = contenders_run
     assert proc.returncode == 0, proc.stderr
-    assert elapsed < _budget(out)
     assert sorted(p.name for p in out.iterdir()) == ["performance.json", "performance.md"]
 
 
+@pytest.mark.slow  # a whole benchmark run: a process per contender
 def test_quick_contenders_json(run, contenders_run):
-    _, _, out = contenders_run
+    _, out = contenders_run
     report = _report(out)
     assert report["schema_version"] == run.SCHEMA_VERSION
     assert report["settings"]["quick"] is True
@@ -109,8 +94,9 @@ def test_quick_contenders_json(run, contenders_run):
         )
 
 
+@pytest.mark.slow  # a whole benchmark run: a process per contender
 def test_quick_contenders_ratios_and_goals_follow_the_medians(run, contenders_run):
-    section = _report(contenders_run[2])["sections"]["contenders"]
+    section = _report(contenders_run[1])["sections"]["contenders"]
     medians = {row["name"]: row["fit_s"]["median"] for row in section["rows"]}
     others = [name for name in run.CONTENDERS if name != "fashion_mlp"]
     assert section["ratios"] == pytest.approx(
@@ -127,22 +113,30 @@ def test_quick_contenders_ratios_and_goals_follow_the_medians(run, contenders_ru
     assert goals["peak_rss_mb"]["met"] == (goals["peak_rss_mb"]["value"] < 1500)
 
 
+@pytest.mark.slow  # a whole benchmark run: a process per contender
 def test_quick_contenders_markdown(run, contenders_run):
-    text = (contenders_run[2] / "performance.md").read_text()
-    assert "--quick smoke run, not a measurement" in text
-    for label, _ in run.CONTENDERS.values():
-        assert f"| {label} |" in text
-    assert (
-        "| contender | fit s | fit s, quiet runs | FashionMLP speed-up | test accuracy "
-        "| peak RSS MB |" in text
-    )
-    assert "### Prediction on the test images" in text
+    """The Markdown table shows each contender's medians from performance.json."""
+    out = contenders_run[1]
+    text = (out / "performance.md").read_text()
+    lines = text[text.index("| contender | fit s |") :].splitlines()[2:]
+    table = {}
+    for line in lines:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        table[cells[0]] = cells
+    rows = _report(out)["sections"]["contenders"]["rows"]
+    assert sorted(table) == sorted(run.CONTENDERS[row["name"]][0] for row in rows)
+    for row in rows:
+        cells = table[run.CONTENDERS[row["name"]][0]]
+        assert float(cells[1].split()[0]) == round(row["fit_s"]["median"], 2), row["name"]
+        assert float(cells[4]) == round(row["test_accuracy"]["median"], 4), row["name"]
 
 
+@pytest.mark.slow  # a whole benchmark run: a process per contender
 def test_quick_scaling_sections(run, scaling_run):
-    proc, elapsed, out = scaling_run
+    proc, out = scaling_run
     assert proc.returncode == 0, proc.stderr
-    assert elapsed < _budget(out)
     sections = _report(out)["sections"]
     assert list(sections) == ["units", "sizes", "grid"]
 
@@ -163,10 +157,6 @@ def test_quick_scaling_sections(run, scaling_run):
     assert result["n_fits"] == n_candidates * run.QUICK["cv"] + 1
     assert result["best_params"]["dropout"] in run.QUICK["grid"]["dropout"]
     assert 0 <= result["best_cv_accuracy"] <= 1
-
-    text = (out / "performance.md").read_text()
-    assert "| 4+4 (smaller) |" in text and "| 16+16 (baseline) |" in text
-    assert "| 1,000 |" in text and "GridSearchCV" in text
 
 
 def test_failed_worker_is_reported_not_raised(run):

@@ -34,7 +34,7 @@ def test_train_prints_epochs_diagnosis_and_test_accuracy(tmp_path, capsys, fashi
     argv = ["train", "--subset-size", "600", "--epochs", "2", "--units", "16", "--lang", "ja"]
     assert main([*argv, "--save", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "480 for training, 120 for validation" in out
+    sizes = re.search(r"^([\d,]+) images for training, ([\d,]+) for validation$", out, re.M)
     rows = re.findall(r"^ +(\d+) +[0-9.]+\*? ", out, flags=re.MULTILINE)
     assert rows == ["1", "2"]
     assert "最適なエポック数は" in out  # the diagnosis, in Japanese
@@ -42,6 +42,9 @@ def test_train_prints_epochs_diagnosis_and_test_accuracy(tmp_path, capsys, fashi
 
     estimator = joblib.load(path)
     assert estimator.hidden_layer_sizes == (16,) and estimator.n_iter_ == 2
+    # the split the estimator made, as printed: 20 % of 600 held out
+    assert (int(sizes[1]), int(sizes[2])) == (480, 120)
+    assert (estimator.n_train_samples_, estimator.n_validation_samples_) == (480, 120)
     assert estimator.validation_fraction == 0.2 and estimator.random_state == 0
     assert estimator.score(fashion_test.data, fashion_test.target) == pytest.approx(
         printed, abs=5e-5
@@ -90,7 +93,7 @@ def test_study_scheduler_runs_models_through_joblib(tmp_path, monkeypatch, capsy
         with joblib.parallel_backend("threading", n_jobs=2):
             yield None
 
-    monkeypatch.setattr("skfashion._parallel.compute_backend", compute_backend)
+    monkeypatch.setattr("skfashion.compute_backend", compute_backend)
     out = tmp_path / "report"
     argv = ["study", "--quick", "--models", "smaller,baseline", "--epochs", "1", "--no-progress"]
     assert main([*argv, "--scheduler", "tcp://10.0.0.5:8786", "--out", str(out)]) == 0
@@ -150,14 +153,14 @@ def test_study_quick_with_verbose_table(tmp_path, capsys):
         (["search", "--param", "hidden_layer_sizes=16+x"], "cannot read the unit list"),
         (["search", "--param", "hidden_layer_sizes=huge"], "'hidden_layer_sizes' parameter"),
         (["search", "--param", "colour=red"], "unknown parameter 'colour'"),
-        (["search", "--param", "dropout=0,1.5"], "'dropout' parameter of FashionMLP"),
+        (["search", "--param", "dropout=1.5"], "'dropout' parameter of FashionMLP"),
         (["search", "--param", "dropout=0", "--param", "dropout=0.5"], "given twice"),
         (["search", "--param", "dropout=0", "--out", "table.xlsx"], "table format"),
         (["train", "--epochs", "-3"], "expected a positive integer, got '-3'"),
         (["train", "--units", "512,abc"], "expected unit counts"),
         (["train", "--units", "0"], "expected unit counts"),
         (["train", "--preset", "bigger", "--units", "16"], "not allowed with argument"),
-        (["train", "--early-stopping", "--validation-fraction", "0"], "needs validation data"),
+        (["train", "--early-stopping", "--validation-fraction", "0"], "no validation data"),
         (["train", "--subset-size", "70000"], "60,000 training images"),
         (["train", "--subset-size", "12"], "too few samples"),
         (["study", "--scheduler", "tcp://x:1", "--local-cluster", "2"], "not both"),

@@ -4,8 +4,6 @@ import functools
 import gzip
 import http.server
 import shutil
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -132,16 +130,3 @@ def test_bad_command_lines_exit_2(argv, words, capsys):
     assert excinfo.value.code == 2
     err = capsys.readouterr().err
     assert err.splitlines()[-1].startswith("skfashion") and words in err
-
-
-def test_installed_command(real_files):
-    command = Path(sys.executable).parent / "skfashion"
-    if not command.exists():
-        command = shutil.which("skfashion")
-    assert command, "install the project: pip install -e . --no-deps"
-    done = subprocess.run(
-        [str(command), "data", "verify"], capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.count("\nOK      ") + done.stdout.startswith("OK      ") == 4
-    assert done.stderr == ""

@@ -5,6 +5,7 @@ import ast
 import html
 import importlib.util
 import inspect
+import json
 import re
 import shutil
 import subprocess
@@ -15,21 +16,13 @@ import pandas as pd
 import pytest
 
 import skfashion
-from skfashion import report
+from skfashion import _i18n, report
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 BUILD_TIMEOUT = 300
 WALKTHROUGHS = {"en": DOCS / "walkthrough.md", "ja": DOCS / "ja" / "walkthrough.md"}
-COURSE_TERMS_JA = (
-    "過学習",
-    "検証データ",
-    "エポック",
-    "ドロップアウト",
-    "データ拡張",
-    "早期終了",
-    "L2正則化",
-)
+ACCURACY_RESULTS = ROOT / "benchmarks" / "results" / "accuracy.json"
 
 
 def _build(source, out):
@@ -80,6 +73,7 @@ def _load_optional_content():
 
 
 # ------------------------------------------------------------------------------------ the build
+@pytest.mark.slow  # the Sphinx build
 def test_docs_build_without_warnings(built):
     process, out = built
     assert process.returncode == 0, f"sphinx -W failed:\n{process.stderr}"
@@ -88,9 +82,9 @@ def test_docs_build_without_warnings(built):
         assert (out / f"{page}.html").is_file(), page
 
 
+@pytest.mark.slow  # the Sphinx build
 def test_api_page_documents_fashionmlp_parameters(built):
     page = _page(built, "api.html")
-    assert "hidden_layer_sizes" in page and "validation_fraction" in page
     section = _section(page, "skfashion.FashionMLP", "skfashion.PRESETS")
     params = skfashion.FashionMLP().get_params()
     documented = set(re.findall(r"<strong>(\w+)</strong>", section))
@@ -101,6 +95,7 @@ def test_api_page_documents_fashionmlp_parameters(built):
         assert f'id="skfashion.FashionMLP.{method}"' in section, method
 
 
+@pytest.mark.slow  # the Sphinx build
 @pytest.mark.parametrize(
     "module, skipped",
     [(skfashion, {"report", "study", "__version__"}), (report, set()), (skfashion.study, set())],
@@ -116,6 +111,7 @@ def test_api_page_documents_every_public_name(built, module, skipped):
     assert not missing, f"{module.__name__} names not in docs/api.rst: {missing}"
 
 
+@pytest.mark.slow  # the Sphinx build
 def test_api_page_states_the_presets_and_class_names_of_the_code(built):
     text = _text(_page(built, "api.html"))
     rows = re.findall(r'"(\w+)"\s+(\((?:\d+, )*\d+,?\))', text)
@@ -127,17 +123,20 @@ def test_api_page_states_the_presets_and_class_names_of_the_code(built):
     assert [int(label) for _, label in listed] == list(range(10))
 
 
+@pytest.mark.slow  # the Sphinx build
 def test_japanese_walkthrough_is_built_with_the_courses_terms(built):
+    """The page names things as the Japanese figures do: one word for one thing."""
     japanese = _page(built, "ja/walkthrough.html")
     english = _page(built, "walkthrough.html")
     text = _text(japanese)
-    for term in COURSE_TERMS_JA:
-        assert term in text, term
+    for key in ("epoch", "loss", "accuracy", "Training", "Validation"):
+        assert _i18n.text("ja", f"plot.{key}") in text, key
     # the same sections, in both languages
     assert japanese.count("<section") == english.count("<section") >= 10
     assert "ja/walkthrough.html" in _page(built, "index.html")
 
 
+@pytest.mark.slow  # the Sphinx build
 def test_missing_study_figures_leave_a_note_not_a_broken_image(built):
     page = _page(built, "walkthrough.html")
     figures = re.findall(r"^```\{figure\} (\S+)", WALKTHROUGHS["en"].read_text(), re.M)
@@ -407,3 +406,47 @@ def test_docs_build_without_warnings_once_study_and_benchmark_results_exist(tmp_
     benchmarks = _text(_page(built, "benchmarks.html"))
     assert "skfashion performance" in benchmarks and "Dask benchmark" in benchmarks
     assert "No results yet" not in benchmarks
+
+
+# ------------------------------------------------------------------ numbers from results files
+def _table_rows(text, header_start):
+    """The cells of a Markdown table whose header row starts with ``header_start``."""
+    lines = text[text.index(f"| {header_start} |") :].splitlines()[2:]
+    rows = []
+    for line in lines:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip().strip("*") for cell in line.strip("|").split("|")])
+    return rows
+
+
+def test_accuracy_page_quotes_the_committed_results():
+    """docs/accuracy.md's numbers are those of benchmarks/results/accuracy.json."""
+    results = json.loads(ACCURACY_RESULTS.read_text())
+    text = (DOCS / "accuracy.md").read_text(encoding="utf-8")
+    final = results["final"]
+    mean, std = f"{final['test_accuracy_mean']:.4f}", f"{final['test_accuracy_std']:.4f}"
+    assert set(re.findall(r"\*\*(0\.\d{4}) ± (0\.\d{4})\*\*", text)) == {(mean, std)}
+    assert re.search(r"Mean \*\*(0\.\d{4})\*\*, standard deviation (0\.\d{4})", text).groups() == (
+        mean,
+        std,
+    )
+    seeds = [
+        (int(row[0]), float(row[1]), int(row[2]), round(float(row[3])))
+        for row in _table_rows(text, "seed")
+    ]
+    assert seeds == [
+        (run["seed"], run["test_accuracy"], run["epochs_run"], round(run["fit_time_s"]))
+        for run in final["runs"]
+    ]
+    by_seed = {run["seed"]: run["test_accuracy"] for run in final["runs"]}
+    quoted = re.findall(r"# (0\.\d{4}) with random_state=(\d+)", text)
+    assert quoted and all(float(acc) == by_seed[int(seed)] for acc, seed in quoted)
+    candidates = {c["name"]: c for c in results["search"]["candidates"]}
+    rows = _table_rows(text, "candidate")
+    assert sorted(row[0] for row in rows) == sorted(candidates)
+    for row in rows:
+        candidate = candidates[row[0]]
+        assert float(row[4]) == round(candidate["val_accuracy"], 4), row[0]
+        assert float(row[5]) == round(candidate["train_accuracy"], 4), row[0]
+        assert round(float(row[8])) == round(candidate["fit_time_s"]), row[0]

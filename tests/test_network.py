@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from skfashion import PRESETS, build_network
-from skfashion._network import input_scaling, resolve_hidden_layer_sizes
+from skfashion import PRESETS, FashionMLP, build_network
+from skfashion._network import NETWORK_DEFAULTS, input_scaling, resolve_hidden_layer_sizes
+from skfashion._seeds import STREAMS, Seeds
 
 
 def _layers(model, kind):
@@ -15,7 +16,9 @@ def test_tutorial_network_is_the_lectures():
     model = build_network(784, 10, seed=0)
     dense = _layers(model, "Dense")
     assert [layer.units for layer in dense] == [128, 10]
-    assert dense[-1].activation.__name__ == "softmax"
+    assert dense[-1].name == "logits" and dense[-1].activation.__name__ == "linear"
+    assert model.layers[-1].name == "probabilities"
+    assert model.layers[-1].activation.__name__ == "softmax"
     assert model.count_params() == 784 * 128 + 128 + 128 * 10 + 10
     assert model.loss == "sparse_categorical_crossentropy"
 
@@ -92,3 +95,43 @@ def test_cosine_schedule_needs_steps():
     assert float(schedule(0)) == pytest.approx(0.01)
     assert float(schedule(50)) == pytest.approx(0.005, rel=1e-4)
     assert float(schedule(100)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_network_defaults_are_fashion_mlps():
+    # FashionMLP() builds the same network as build_network() with its defaults
+    params = FashionMLP().get_params()
+    assert {name: params[name] for name in NETWORK_DEFAULTS} == dict(NETWORK_DEFAULTS)
+    tutorial = build_network(784, 10, seed=0)
+    assert [layer.units for layer in _layers(tutorial, "Dense")] == [*PRESETS["tutorial"], 10]
+
+
+@pytest.mark.parametrize("name, value", [("jit_compile", True), ("steps_per_execution", 8)])
+def test_removed_arguments_warn_and_are_ignored(name, value):
+    with pytest.warns(FutureWarning, match=f"{name}.* ignored .* removed in skfashion 0.3"):
+        model = build_network(784, 10, seed=0, **{name: value})
+    plain = build_network(784, 10, seed=0)
+    assert all(np.array_equal(a, b)
+               for a, b in zip(model.get_weights(), plain.get_weights(), strict=True))
+    with pytest.raises(TypeError, match="unexpected keyword argument 'units'"):
+        build_network(784, 10, units=3)
+
+
+def test_seed_streams_are_independent():
+    # Each random part has its own stream: adding dropout or a layer changes no other seed.
+    seeds = Seeds(5)
+    assert seeds.layer_seeds("initializers", 2) == seeds.layer_seeds("initializers", 3)[:2]
+    words = {stream: tuple(seeds.layer_seeds(stream, 4)) for stream in STREAMS}
+    assert len(set(words.values())) == len(STREAMS)
+    plain = build_network(784, 10, hidden_layer_sizes=(32, 16), seed=5)
+    dropout = build_network(784, 10, hidden_layer_sizes=(32, 16), dropout=0.5, seed=5)
+    deeper = build_network(784, 10, hidden_layer_sizes=(32, 16, 8), seed=5)
+
+    def kernels(model):
+        return [layer.kernel.numpy() for layer in _layers(model, "Dense")]
+
+    for a, b in zip(kernels(plain), kernels(dropout), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(kernels(plain)[:2], kernels(deeper)[:2], strict=True):
+        np.testing.assert_array_equal(a, b)
+    first = Seeds(5).batch_order().permutation(10)
+    np.testing.assert_array_equal(first, seeds.batch_order().permutation(10))

@@ -16,6 +16,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import ValidationCurveDisplay
 
+from skfashion import CLASS_NAMES
 from skfashion._plot import (
     EpochCurveDisplay,
     HistoryDisplay,
@@ -50,19 +51,6 @@ HISTORIES = {
 BEST_VAL_LOSS = {"smaller": 6, "baseline": 4, "bigger": 2}
 BEST_VAL_ACCURACY = {"smaller": 6, "baseline": 5, "bigger": 2}
 NO_VALIDATION = {"loss": [0.9, 0.7, 0.6], "accuracy": [0.7, 0.75, 0.8]}
-
-CLASS_NAMES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,8 @@
-"""run_study on the real data: every output file, its content, reproducibility, atomic writes."""
+"""run_study on the real data: every output file, its numbers against the tables, both languages."""
 
 import base64
 import contextlib
+import dataclasses
 import io
 import json
 import re
@@ -15,24 +16,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from skfashion import _i18n, _study_report
 from skfashion._cli import _build_parser
+from skfashion._study_design import FILES, MODELS, REFERENCES, REMEDY_MODELS
 from skfashion.report import diagnose
-from skfashion.study import DEFAULT_MODELS, MODEL_NAMES, MODELS, run_study
+from skfashion.study import DEFAULT_MODELS, MODEL_NAMES, run_study
 
-FILES = {
-    "report.md",
-    "report.html",
-    "study.json",
-    "comparison.csv",
-    "history.csv",
-    "confusion_matrix.csv",
-    "references.csv",
-    "tutorial_history.png",
-    "size_comparison.png",
-    "remedies.png",
-    "tutorial_predictions.png",
-    "tutorial_confusion_matrix.png",
-}
+TINY_MODELS = ["tutorial", "smaller", "bigger", "bigger+dropout+l2"]
+TINY = {"quick": True, "models": TINY_MODELS, "epochs": 2, "subset_size": 500, "random_state": 0}
 PNG_SHAPES = {
     "tutorial_history.png": (460, 1300, 4),
     "size_comparison.png": (460, 1300, 4),
@@ -44,13 +35,20 @@ TIMING_COLUMNS = ["fit_time_s"]
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    """One quick study of all models, its report folder and what it wrote to stderr."""
-    out = tmp_path_factory.mktemp("quick") / "report"
+def tiny(tmp_path_factory):
+    """A small English study with every section: tutorial, sizes, a remedy; 2 epochs."""
+    out = tmp_path_factory.mktemp("tiny") / "report"
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
-        result = run_study(out=out, quick=True, random_state=0, progress=True)
+        result = run_study(out=out, progress=True, **TINY)
     return result, out, stderr.getvalue()
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    """One quick study of all default models and its report folder."""
+    out = tmp_path_factory.mktemp("quick") / "report"
+    return run_study(out=out, quick=True, random_state=0, progress=False), out
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +62,20 @@ def japanese(tmp_path_factory, quick):
     return result, out
 
 
+def _rewrite(result, out, folder, **changes):
+    """The documents of ``result`` (with ``settings`` changed) written again into a copy."""
+    shutil.copytree(out, folder)
+    settings = {**result.settings, **changes}
+    result = dataclasses.replace(result, settings=settings)
+    files = [path.name for path in result.files if path.name not in _study_report.DOCUMENTS]
+    _study_report.write_documents(folder, result, files)
+    return folder
+
+
+def _words(language, key, **fields):
+    return _i18n.text(language, f"study.{key}", **fields)
+
+
 def _section(markdown, heading):
     """Text of the ``## heading`` section."""
     return markdown.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
@@ -75,195 +87,78 @@ def _table_rows(section):
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
 
 
-def _sections(markdown):
+def _model_sections(markdown):
     """Model name -> text of its ``### name`` section."""
     parts = re.split(r"^### ", markdown, flags=re.MULTILINE)[1:]
     return {part.split("\n", 1)[0].strip(): part for part in parts}
+
+
+def _bullet(section, language, label):
+    """The value after ``label`` in a model section's bullet list, bold markers removed."""
+    prefix = f"- {_words(language, label)}{_words(language, 'colon')}"
+    [line] = [line for line in section.splitlines() if line.startswith(prefix)]
+    return line[len(prefix) :]
 
 
 def _read(out, name):
     return pd.read_csv(out / name, keep_default_na=True)
 
 
-def test_writes_every_file_and_nothing_else(quick):
-    result, out, _ = quick
-    assert {path.name for path in out.iterdir()} == FILES
-    assert sorted(result.files) == sorted(out / name for name in FILES)
-    assert [path.name for path in out.parent.iterdir()] == ["report"]  # no temporary folders
-    assert result.models == list(DEFAULT_MODELS)
+# ---------------------------------------------------------------------- catalogs and design
+def _keys(table, prefix=""):
+    keys = set()
+    for key, value in table.items():
+        keys |= _keys(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key}
+    return keys
 
 
-def test_comparison_table_matches_the_models(quick, fashion_test):
-    result, out, _ = quick
-    table = _read(out, "comparison.csv").set_index("model")
-    assert list(table.index) == list(DEFAULT_MODELS)
-    for column in ("hidden_layer_sizes", "best_epoch", "best_val_accuracy", "verdict"):
-        assert column in table.columns
-    assert table["hidden_layer_sizes"].tolist()[:4] == ["128", "4+4", "16+16", "512+512"]
-    assert table.loc["tutorial", "train_images"] == 3000
-    assert set(table["train_images"].drop("tutorial")) == {2000}
-    assert table["test_accuracy"].between(0, 1).all()
-    for name in DEFAULT_MODELS:
-        recomputed = result.estimators[name].score(fashion_test.data, fashion_test.target)
-        assert table.loc[name, "test_accuracy"] == pytest.approx(recomputed, abs=1e-12)
-    # The networks learned something: far above the 0.1 of guessing, except maybe 4+4 units.
-    assert (table["test_accuracy"].drop("smaller") > 0.6).all()
+@pytest.mark.parametrize("language", _i18n.LANGUAGES)
+def test_every_catalog_has_the_study_words_of_english(language):
+    study = _i18n.words(language, "study")
+    assert _keys(study) == _keys(_i18n.words("en", "study"))
+    assert len(study["class_names"]) == 10
 
 
-def test_verdicts_follow_from_the_written_histories(quick):
-    _, out, _ = quick
-    table = _read(out, "comparison.csv").set_index("model")
-    history = _read(out, "history.csv")
-    for name, rows in history.groupby("model", sort=False):
-        assert rows["epoch"].tolist() == list(range(1, len(rows) + 1))
-        assert len(rows) == table.loc[name, "epochs_run"]
-        diagnosis = diagnose(
-            rows[["loss", "accuracy", "val_loss", "val_accuracy"]].to_dict("list"),
-            restore_best_weights=bool(table.loc[name, "early_stopping"]),
-        )
-        assert diagnosis.verdict == table.loc[name, "verdict"]
-        assert diagnosis.best_epoch == table.loc[name, "best_epoch"]
-        assert diagnosis.best_val_accuracy == table.loc[name, "best_val_accuracy"]
-    assert table.loc["bigger+early_stopping", "verdict"] != "overfitting"
+def _imported_modules(module):
+    """The skfashion modules ``module`` imports anywhere in its code (also inside functions)."""
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    tree = ast.parse(open(spec.origin, encoding="utf-8").read())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = importlib.util.resolve_name("." * node.level + (node.module or ""), "skfashion")
+            imported |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            names = (
+                [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            )
+            imported |= {name for name in names if name.startswith("skfashion")}
+    return imported
 
 
-def test_history_csv_holds_every_epoch_of_every_model(quick):
-    result, out, _ = quick
-    history = _read(out, "history.csv")
-    assert list(history.columns[:6]) == [
-        "model",
-        "epoch",
-        "loss",
-        "accuracy",
-        "val_loss",
-        "val_accuracy",
-    ]
-    for name, estimator in result.estimators.items():
-        rows = history[history["model"] == name]
-        np.testing.assert_array_equal(rows["val_loss"], estimator.history_["val_loss"])
-        np.testing.assert_array_equal(rows["accuracy"], estimator.history_["accuracy"])
+def test_the_study_modules_import_one_way():
+    """study -> _study_report -> _study_design, never back: no import cycle."""
+    design = _imported_modules("skfashion._study_design")
+    report = _imported_modules("skfashion._study_report")
+    study = _imported_modules("skfashion.study")
+    assert not design & {"skfashion.study", "skfashion._study_report"}
+    assert "skfashion.study" not in report and "skfashion._study_design" in report
+    assert {"skfashion._study_report", "skfashion._study_design"} <= study
 
 
-def test_report_answers_the_three_questions_per_model(quick):
-    _, out, _ = quick
-    table = _read(out, "comparison.csv").set_index("model")
-    sections = _sections((out / "report.md").read_text(encoding="utf-8"))
-    assert set(sections) >= set(DEFAULT_MODELS)
-    for name in DEFAULT_MODELS:
-        text, row = sections[name], table.loc[name]
-        best = re.search(r"Best number of epochs: \*\*(\d+)\*\* of (\d+)", text)
-        assert (int(best[1]), int(best[2])) == (row["best_epoch"], row["epochs_run"])
-        accuracy = re.search(r"Validation accuracy there: \*\*([0-9.]+)\*\*", text)[1]
-        assert accuracy == f"{row['best_val_accuracy']:.3f}"
-        overfitting = re.search(r"Overfitting: \*\*(yes|no)\*\* \(verdict: ([a-z ]+)\)", text)
-        assert overfitting[1] == ("yes" if row["verdict"] == "overfitting" else "no")
-        assert overfitting[2] == row["verdict"]
-        test = re.search(r"Test accuracy \(10,000 test images\): \*\*([0-9.]+)\*\*", text)[1]
-        assert test == f"{row['test_accuracy']:.3f}"
-        assert f"Verdict: {row['verdict']}" in text  # the diagnosis paragraph agrees
-
-
-def test_report_states_settings_environment_and_run_time(quick):
-    result, out, _ = quick
-    markdown = (out / "report.md").read_text(encoding="utf-8")
-    stated = re.search(r"\nRun time (?:(\d+) min )?([0-9.]+) s,", markdown)
-    seconds = 60 * int(stated[1] or 0) + float(stated[2])
-    assert seconds == pytest.approx(result.run_time, abs=0.6)
-    assert json.loads((out / "study.json").read_text())["run_time_s"] == result.run_time
-    assert f"{result.environment['cpu_count']} CPU cores" in markdown
-    for package in ("skfashion", "tensorflow", "scikit-learn"):
-        version = result.environment["versions"][package]
-        assert f"{package} {version}" in markdown
-    assert "| Epochs (size comparison and remedies) " in markdown
-    assert "quick run" in markdown
-    confusion = pd.read_csv(out / "confusion_matrix.csv", index_col=0)
-    assert confusion.to_numpy().sum() == 10_000
-    np.testing.assert_array_equal(confusion.to_numpy(), result.confusion_matrix)
-    assert np.trace(result.confusion_matrix) / 10_000 == result.test_accuracy["tutorial"]
-
-
-@pytest.mark.parametrize("name, shape", sorted(PNG_SHAPES.items()))
-def test_figures_are_real_images(quick, name, shape):
-    _, out, _ = quick
-    image = mpimg.imread(out / name)
-    assert image.shape == shape
-    assert image[..., :3].std() > 0.05  # not a blank canvas
-    markdown = (out / "report.md").read_text(encoding="utf-8")
-    assert f"]({name})" in markdown
-
-
-class _Resources(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.tags, self.references, self.images = [], [], []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append(tag)
-        for key, value in attrs:
-            if key in ("src", "href", "srcset", "data", "action"):
-                self.references.append(value)
-            if tag == "img" and key == "src":
-                self.images.append(value)
-
-
-def test_html_is_self_contained(quick):
-    _, out, _ = quick
-    page = (out / "report.html").read_text(encoding="utf-8")
-    parser = _Resources()
-    parser.feed(page)
-    assert "script" not in parser.tags and "link" not in parser.tags
-    prefix = "data:image/png;base64,"
-    assert all(reference.startswith(prefix) for reference in parser.references)
-    embedded = sorted(base64.b64decode(src[len(prefix) :]) for src in parser.images)
-    assert embedded == sorted((out / name).read_bytes() for name in PNG_SHAPES)
-    assert parser.tags.count("h3") >= len(DEFAULT_MODELS)
-    assert "<strong>yes</strong>" in page or "<strong>no</strong>" in page
-
-
-# The published test accuracies the report must cite, as the sources give them.
-PUBLISHED = {
-    "scikit-learn MLPClassifier, relu, (100,)": "0.871",
-    "scikit-learn SVC(C=10, kernel='rbf')": "0.897",
-    "MLP 256-128-100": "0.8833",
-    "TensorFlow tutorial: Dense(128), 10 epochs": "≈ 0.885",
-    'skfashion RECIPES["strong"], all 60,000 training images': "0.9068 ± 0.0008",
-}
-
-
-def _accuracy_cell(cell):
-    return float(cell.strip("*≈ ").split(" ±")[0])
-
-
-def test_report_compares_with_published_results(quick):
-    _, out, _ = quick
-    markdown = (out / "report.md").read_text(encoding="utf-8")
-    rows = _table_rows(_section(markdown, "How these results compare"))
-    published = {model: accuracy for model, accuracy, _ in rows if "this run" not in model}
-    assert published == PUBLISHED
-    assert all(source for _, _, source in rows)
-    table = _read(out, "comparison.csv").set_index("model")
-    this_run = [row for row in rows if "this run" in row[0]]
-    assert this_run == [
-        [
-            "**tutorial** (this run)",
-            f"**{table.loc['tutorial', 'test_accuracy']:.4f}**",
-            "this run: 2,400 training + 600 validation images, 5 epochs, seed 0",
-        ]
-    ]
-    accuracies = [_accuracy_cell(accuracy) for _, accuracy, _ in rows]
-    assert accuracies == sorted(accuracies, reverse=True)
-
-    references = _read(out, "references.csv").set_index("model")
-    assert references["this_run"].tolist() == ["(this run)" in m for m in references.index]
-    assert (
-        references.loc["tutorial (this run)", "test_accuracy"]
-        == (table.loc["tutorial", "test_accuracy"])
+def test_the_study_module_and_its_command_line_load_no_tensorflow():
+    code = (
+        "import sys; from skfashion.study import MODELS; from skfashion._cli import _build_parser; "
+        "_build_parser().parse_args(['study', '--models', 'strong']); list(MODELS); "
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
-    strong = references.loc[next(m for m in references.index if "RECIPES" in m)]
-    assert (strong["test_accuracy"], strong["std"]) == (0.9068, 0.0008)
-    page = (out / "report.html").read_text(encoding="utf-8")
-    assert "<h2>How these results compare</h2>" in page
-    assert "<strong>tutorial</strong> (this run)" in page
+    process = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert process.stdout.split() == ["False", "False"]
 
 
 def test_strong_is_the_recipe_and_trained_only_when_asked_for():
@@ -279,16 +174,275 @@ def test_strong_is_the_recipe_and_trained_only_when_asked_for():
     assert parser.parse_args(["study"]).models is None  # run_study's default: DEFAULT_MODELS
 
 
-def test_the_study_module_and_its_command_line_load_no_tensorflow():
-    code = (
-        "import sys; from skfashion.study import MODELS; from skfashion._cli import _build_parser; "
-        "_build_parser().parse_args(['study', '--models', 'strong']); list(MODELS); "
-        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+# ---------------------------------------------------------------------- a small real run
+def test_writes_every_file_and_nothing_else(tiny):
+    result, out, _ = tiny
+    assert {path.name for path in out.iterdir()} == set(FILES.values())
+    assert sorted(result.files) == sorted(out / name for name in FILES.values())
+    assert [path.name for path in out.parent.iterdir()] == ["report"]  # no temporary folders
+    assert result.models == TINY_MODELS
+    record = json.loads((out / "study.json").read_text(encoding="utf-8"))
+    assert record["files"] == sorted(FILES.values())
+
+
+def test_comparison_table_matches_the_models(tiny, fashion_test):
+    result, out, _ = tiny
+    table = _read(out, "comparison.csv").set_index("model")
+    assert list(table.index) == TINY_MODELS
+    assert table.loc["tutorial", "train_images"] == 3000
+    assert set(table["train_images"].drop("tutorial")) == {TINY["subset_size"]}
+    for name in TINY_MODELS:
+        recomputed = result.estimators[name].score(fashion_test.data, fashion_test.target)
+        assert table.loc[name, "test_accuracy"] == pytest.approx(recomputed, abs=1e-12)
+        assert table.loc[name, "dropout"] == MODELS[name].get("dropout", 0.0)
+        assert table.loc[name, "l2"] == MODELS[name].get("l2", 0.0)
+    record = json.loads((out / "study.json").read_text(encoding="utf-8"))
+    assert record["test_accuracy"] == table["test_accuracy"].to_dict()
+    assert record["verdicts"] == table["verdict"].to_dict()
+
+
+def test_verdicts_follow_from_the_written_histories(tiny):
+    _, out, _ = tiny
+    table = _read(out, "comparison.csv").set_index("model")
+    history = _read(out, "history.csv")
+    for name, rows in history.groupby("model", sort=False):
+        assert rows["epoch"].tolist() == list(range(1, len(rows) + 1))
+        assert len(rows) == table.loc[name, "epochs_run"]
+        diagnosis = diagnose(
+            rows[["loss", "accuracy", "val_loss", "val_accuracy"]].to_dict("list"),
+            restore_best_weights=bool(table.loc[name, "early_stopping"]),
+        )
+        assert diagnosis.verdict == table.loc[name, "verdict"]
+        assert diagnosis.best_epoch == table.loc[name, "best_epoch"]
+        assert diagnosis.best_val_accuracy == table.loc[name, "best_val_accuracy"]
+
+
+def test_history_csv_holds_every_epoch_of_every_model(tiny):
+    result, out, _ = tiny
+    history = _read(out, "history.csv")
+    assert list(history.columns[:6]) == ["model", "epoch", "loss", "accuracy", "val_loss"] + [
+        "val_accuracy"
+    ]
+    for name, estimator in result.estimators.items():
+        rows = history[history["model"] == name]
+        np.testing.assert_array_equal(rows["val_loss"], estimator.history_["val_loss"])
+        np.testing.assert_array_equal(rows["accuracy"], estimator.history_["accuracy"])
+
+
+@pytest.mark.parametrize("language", _i18n.LANGUAGES)
+def test_report_answers_the_three_questions_per_model_in_every_language(tiny, language, tmp_path):
+    """The numbers in each model's section are those of comparison.csv, in every catalog."""
+    result, out, _ = tiny
+    folder = _rewrite(result, out, tmp_path / "report", lang=language)
+    table = _read(folder, "comparison.csv").set_index("model")
+    markdown = (folder / "report.md").read_text(encoding="utf-8")
+    sections = _model_sections(markdown)
+    for name in TINY_MODELS:
+        text, row = sections[name], table.loc[name]
+        best = _bullet(text, language, "model.best_epochs")
+        assert best == _words(
+            language, "model.best_epochs_value", best=row["best_epoch"], epochs=row["epochs_run"]
+        )
+        val = _bullet(text, language, "model.val_accuracy")
+        assert float(val.strip("*")) == pytest.approx(row["best_val_accuracy"], abs=5e-4)
+        verdict = _words(language, f"verdict.{row['verdict']}")
+        answer = _words(language, "model.yes" if row["verdict"] == "overfitting" else "model.no")
+        assert _bullet(text, language, "model.overfitting") == f"**{answer}**" + _words(
+            language,
+            "paren",
+            text=_words(language, "model.verdict") + _words(language, "colon") + verdict,
+        )
+        prefix = f"- {_words(language, 'model.test_accuracy', n=10_000)}"
+        [line] = [line for line in text.splitlines() if line.startswith(prefix)]
+        assert float(line.split("**")[1]) == pytest.approx(row["test_accuracy"], abs=5e-4)
+        assert result.diagnoses[name].summary(language=language) in text
+    summary = _table_rows(_section(markdown, _words(language, "summary")))
+    assert [cells[0] for cells in summary] == TINY_MODELS
+    assert [float(cells[-1]) for cells in summary] == pytest.approx(
+        table["test_accuracy"].tolist(), abs=5e-4
     )
-    process = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+
+
+def test_report_states_settings_environment_and_run_time(tiny):
+    result, out, _ = tiny
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    stated = re.search(r"\nRun time (?:(\d+) min )?([0-9.]+) s,", markdown)
+    seconds = 60 * int(stated[1] or 0) + float(stated[2])
+    assert seconds == pytest.approx(result.run_time, abs=0.6)
+    assert json.loads((out / "study.json").read_text())["run_time_s"] == result.run_time
+    rows = dict(_table_rows(_section(markdown, _words("en", "settings_heading"))))
+    versions = dict(
+        item.rsplit(" ", 1) for item in rows[_words("en", "setting.versions")].split(", ")
     )
-    assert process.stdout.split() == ["False", "False"]
+    assert versions == {k: v for k, v in result.environment["versions"].items() if v}
+    assert rows[_words("en", "setting.epochs")] == str(TINY["epochs"])
+    assert rows[_words("en", "setting.subset_size")] == f"{TINY['subset_size']:,}"
+    confusion = pd.read_csv(out / "confusion_matrix.csv", index_col=0)
+    assert confusion.to_numpy().sum() == 10_000
+    np.testing.assert_array_equal(confusion.to_numpy(), result.confusion_matrix)
+    assert np.trace(result.confusion_matrix) / 10_000 == result.test_accuracy["tutorial"]
+
+
+def test_split_sizes_are_the_estimators_own(tiny):
+    result, out, _ = tiny
+    sections = _model_sections((out / "report.md").read_text(encoding="utf-8"))
+    table = _read(out, "comparison.csv").set_index("model")
+    for name in TINY_MODELS:
+        estimator = result.estimators[name]
+        n_train, n_val = estimator.n_train_samples_, estimator.n_validation_samples_
+        n = table.loc[name, "train_images"]
+        assert n_train + n_val == n
+        images = _words(
+            "en", "network.images", n_train=n_train, n_val=n_val, n=n, epochs=estimator.epochs
+        )
+        assert images in sections[name]
+
+
+def test_remedies_are_described_from_their_settings(tiny, tmp_path, monkeypatch):
+    """Change a remedy's settings in MODELS: the sentence about it changes with them."""
+    result, out, _ = tiny
+    original = _read(out, "comparison.csv").set_index("model").loc["bigger+dropout+l2"]
+    assert (original["dropout"], original["l2"]) == (
+        MODELS["bigger+dropout+l2"]["dropout"],
+        MODELS["bigger+dropout+l2"]["l2"],
+    )
+    changed = {**MODELS, "bigger+dropout+l2": {**MODELS["bigger+dropout+l2"], "dropout": 0.3}}
+    monkeypatch.setattr(_study_report, "MODELS", changed)
+    folder = _rewrite(result, out, tmp_path / "report")
+    markdown = (folder / "report.md").read_text(encoding="utf-8")
+    [item] = [line for line in markdown.splitlines() if line.startswith("- **bigger+dropout+l2**")]
+    assert item == "- " + _words(
+        "en",
+        "remedy.item",
+        name="bigger+dropout+l2",
+        description=_words("en", "remedy.dropout", dropout=0.3)
+        + _words("en", "remedy.and")
+        + _words("en", "remedy.l2", l2=MODELS["bigger+dropout+l2"]["l2"]),
+    )
+    assert "0.3" in item and "30%" in item
+    remedies = set(REMEDY_MODELS)
+    assert remedies == {name for name in MODEL_NAMES if name.startswith("bigger+")}
+
+
+@pytest.mark.parametrize("name, shape", sorted(PNG_SHAPES.items()))
+def test_figures_are_real_images(tiny, name, shape):
+    _, out, _ = tiny
+    image = mpimg.imread(out / name)
+    assert image.shape == shape
+    assert image[..., :3].std() > 0.05  # not a blank canvas
+
+
+class _Page(HTMLParser):
+    """Tags, referenced resources, images and the visible text of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.references, self.images, self.text = [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for key, value in attrs:
+            if key in ("src", "href", "srcset", "data", "action"):
+                self.references.append(value)
+            if tag == "img" and key == "src":
+                self.images.append(value)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _page(path):
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+@pytest.mark.parametrize("language", _i18n.LANGUAGES)
+def test_html_is_self_contained_and_says_what_the_markdown_says(tiny, language, tmp_path):
+    result, out, _ = tiny
+    folder = _rewrite(result, out, tmp_path / "report", lang=language)
+    page = _page(folder / "report.html")
+    assert "script" not in page.tags and "link" not in page.tags
+    prefix = "data:image/png;base64,"
+    assert all(reference.startswith(prefix) for reference in page.references)
+    embedded = sorted(base64.b64decode(src[len(prefix) :]) for src in page.images)
+    assert embedded == sorted((folder / name).read_bytes() for name in PNG_SHAPES)
+    assert page.tags.count("h3") == len(TINY_MODELS) + 1  # + the tutorial's predictions
+    assert page.tags.count("table") == 4  # summary, per class, references, settings
+    text = "".join(page.text)
+    for name in TINY_MODELS:
+        assert result.diagnoses[name].summary(language=language) in text
+    assert f'<html lang="{language}">' in (folder / "report.html").read_text(encoding="utf-8")
+
+
+def test_html_shows_a_model_name_as_text_never_as_markup(tiny, tmp_path):
+    result, out, _ = tiny
+    name = "<script>alert(1)</script>"
+    renamed = {"smaller": name}
+
+    def rename(mapping):
+        return {renamed.get(key, key): value for key, value in mapping.items()}
+
+    fields = ("estimators", "histories", "diagnoses", "test_accuracy", "test_proba")
+    changed = dataclasses.replace(
+        result,
+        models=[renamed.get(n, n) for n in result.models],
+        comparison=result.comparison.rename(index=renamed),
+        **{field: rename(getattr(result, field)) for field in fields},
+    )
+    folder = tmp_path / "report"
+    shutil.copytree(out, folder)
+    files = [path.name for path in result.files if path.name not in _study_report.DOCUMENTS]
+    _study_report.write_documents(folder, changed, files)
+    page = _page(folder / "report.html")
+    assert "script" not in page.tags
+    assert name in "".join(page.text)  # shown, as text
+    assert "&lt;script&gt;" in (folder / "report.html").read_text(encoding="utf-8")
+
+
+def test_report_compares_with_published_results(tiny):
+    result, out, _ = tiny
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    rows = _table_rows(_section(markdown, _words("en", "references_heading")))
+    published = {model: accuracy for model, accuracy, _ in rows if "this run" not in model}
+    assert published == {
+        _words("en", f"reference.{key}.model", n_train=60_000): reference.shown()
+        for key, reference in REFERENCES.items()
+    }
+    assert REFERENCES["strong"].shown() == "0.9068 ± 0.0008"
+    assert REFERENCES["tf_tutorial"].shown() == "≈ 0.885"
+    assert all(source for _, _, source in rows)
+    table = _read(out, "comparison.csv").set_index("model")
+    tutorial = result.estimators["tutorial"]
+    assert [row for row in rows if "this run" in row[0]] == [
+        [
+            "**tutorial** (this run)",
+            f"**{table.loc['tutorial', 'test_accuracy']:.4f}**",
+            f"this run: {tutorial.n_train_samples_:,} training + "
+            f"{tutorial.n_validation_samples_:,} validation images, 5 epochs, seed 0",
+        ]
+    ]
+    accuracies = [float(accuracy.strip("*≈ ").split(" ±")[0]) for _, accuracy, _ in rows]
+    assert accuracies == sorted(accuracies, reverse=True)
+
+    references = _read(out, "references.csv").set_index("model")
+    assert references["this_run"].tolist() == ["(this run)" in m for m in references.index]
+    assert (
+        references.loc["tutorial (this run)", "test_accuracy"]
+        == (table.loc["tutorial", "test_accuracy"])
+    )
+    strong = references.loc[next(m for m in references.index if "RECIPES" in m)]
+    assert (strong["test_accuracy"], strong["std"]) == (
+        REFERENCES["strong"].test_accuracy,
+        REFERENCES["strong"].std,
+    )
+
+
+def test_progress_bar_counts_every_epoch(tiny):
+    result, _, stderr = tiny
+    total = sum(estimator.epochs for estimator in result.estimators.values())
+    assert f"{total}/{total}" in stderr
+    assert "bigger+dropout+l2" in stderr and "epoch" in stderr
 
 
 class _Stop(Exception):
@@ -315,97 +469,13 @@ def test_the_full_run_trains_strong_on_every_training_image_with_its_recipe(tmp_
     assert list(tmp_path.iterdir()) == []
 
 
-def test_quick_strong_is_its_recipe_on_the_quick_slice(japanese):
-    from skfashion import RECIPES
-
-    result, out = japanese
-    assert result.models == ["tutorial", "bigger", "strong"]
-    params = result.estimators["strong"].get_params()
-    expected = {**RECIPES["strong"], "epochs": 8, "validation_fraction": 0.2}
-    assert {key: params[key] for key in expected} == expected
-    row = _read(out, "comparison.csv").set_index("model").loc["strong"]
-    assert (row["train_images"], row["epochs_run"], row["batch_size"]) == (3000, 8, 256)
-    assert (bool(row["batch_norm"]), row["lr_schedule"]) == (True, "cosine")
-    assert len(result.histories["strong"]["val_accuracy"]) == 8
-
-    markdown = (out / "report.md").read_text(encoding="utf-8")
-    strong = _section(markdown, "4. strong レシピ")
-    assert "0.9068 ± 0.0008" in strong and "学習に使うのは 2,400 枚、8 エポック" in strong
-    assert "バッチ正規化" in _sections(markdown)["strong"]
-    rows = _table_rows(_section(markdown, "公表されている結果との比較"))
-    this_run = {
-        model: (accuracy, source) for model, accuracy, source in rows if "この実行" in model
-    }
-    assert set(this_run) == {"**tutorial**（この実行）", "**strong**（この実行）"}
-    for name in ("tutorial", "strong"):
-        accuracy, source = this_run[f"**{name}**（この実行）"]
-        assert accuracy == f"**{result.test_accuracy[name]:.4f}**"
-        assert source.startswith("この実行：学習用 2,400 枚・検証用 600 枚")
-    assert any("Fashion-MNIST の論文" in source for _, _, source in rows)
-    assert len(rows) == len(PUBLISHED) + 2
-
-
-def test_progress_bar_counts_every_epoch(quick):
-    result, _, stderr = quick
-    total = sum(estimator.epochs for estimator in result.estimators.values())
-    assert f"{total}/{total}" in stderr
-    assert "bigger+augment" in stderr and "epoch" in stderr
-
-
-def test_japanese_report(japanese):
-    result, out = japanese
-    markdown = (out / "report.md").read_text(encoding="utf-8")
-    for heading in (
-        "## まとめ",
-        "## 1. チュートリアルのネットワーク",
-        "### チュートリアルのネットワークの予測",
-        "## 2. ネットワークの大きさ",
-        "## 設定と実行環境",
-        "## ファイル",
-    ):
-        assert f"\n{heading}" in markdown
-    assert "Summary" not in markdown and "Best number of epochs" not in markdown
-    sections = _sections(markdown)
-    assert set(sections) >= {"tutorial", "bigger"}
-    best_epoch = result.diagnoses["bigger"].best_epoch
-    assert f"最適なエポック数：**{best_epoch}**（" in sections["bigger"]
-    answer = "あり" if result.diagnoses["bigger"].overfitting else "なし"
-    assert f"過学習：**{answer}**" in sections["bigger"]
-    assert "最適なエポック数は" in sections["bigger"]  # the diagnosis, in Japanese
-    assert '<html lang="ja">' in (out / "report.html").read_text(encoding="utf-8")
-
-
-def test_a_new_report_replaces_the_old_one(japanese):
-    _, out = japanese
-    names = {path.name for path in out.iterdir()}
-    assert "remedies.png" not in names  # left over from the English report it replaced
-    assert names == FILES - {"remedies.png"}
-    assert [path.name for path in out.parent.iterdir()] == ["report"]
-
-
-def test_same_random_state_same_numbers(quick, japanese):
-    """Two runs, different languages and model selections: identical rows for shared models."""
-    _, en_out, _ = quick
-    _, ja_out = japanese
-    shared = ["tutorial", "bigger"]
-    tables = [
-        _read(out, "comparison.csv").set_index("model").loc[shared].drop(columns=TIMING_COLUMNS)
-        for out in (en_out, ja_out)
-    ]
-    pd.testing.assert_frame_equal(*tables, check_exact=True)
-    histories = [
-        _read(out, "history.csv").set_index("model").loc[shared] for out in (en_out, ja_out)
-    ]
-    pd.testing.assert_frame_equal(*histories, check_exact=True)
-
-
 def _snapshot(folder):
     return {path.name: path.read_bytes() for path in folder.iterdir()}
 
 
-def test_a_failed_run_keeps_the_previous_report(quick, tmp_path, monkeypatch):
+def test_a_failed_run_keeps_the_previous_report(tiny, tmp_path, monkeypatch):
     out = tmp_path / "report"
-    shutil.copytree(quick[1], out)
+    shutil.copytree(tiny[1], out)
     before = _snapshot(out)
 
     def disk_full(*args, **kwargs):
@@ -450,10 +520,86 @@ def test_refuses_to_replace_a_folder_that_is_no_report(tmp_path):
         ({"epochs": 0}, "'epochs' parameter"),
         ({"subset_size": 50}, "'subset_size' parameter"),
         ({"subset_size": 60_001}, "'subset_size' parameter"),
-        ({"lang": "fr"}, "'lang' parameter"),
+        ({"lang": "xx"}, "'lang' parameter"),
     ],
 )
 def test_invalid_parameters_fail_before_any_work(params, message, tmp_path):
     with pytest.raises(ValueError, match=message):
         run_study(out=tmp_path / "report", progress=False, **params)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_lang_accepts_exactly_the_catalog_languages(tmp_path):
+    with pytest.raises(ValueError) as error:
+        run_study(out=tmp_path / "report", lang="xx", progress=False)
+    choices = str(error.value).split("among")[1].split("Got")[0]
+    assert set(re.findall(r"'(\w+)'", choices)) == set(_i18n.LANGUAGES)
+
+
+# ---------------------------------------------------------------------- the full quick study
+@pytest.mark.slow
+def test_quick_study_of_every_default_model(quick, fashion_test):
+    result, out = quick
+    assert result.models == list(DEFAULT_MODELS)
+    table = _read(out, "comparison.csv").set_index("model")
+    assert table["hidden_layer_sizes"].tolist()[:4] == ["128", "4+4", "16+16", "512+512"]
+    assert table.loc["tutorial", "train_images"] == 3000
+    assert set(table["train_images"].drop("tutorial")) == {2000}
+    # The networks learned something: far above the 0.1 of guessing, except maybe 4+4 units.
+    assert (table["test_accuracy"].drop("smaller") > 0.6).all()
+    assert table.loc["bigger+early_stopping", "verdict"] != "overfitting"
+    sections = _model_sections((out / "report.md").read_text(encoding="utf-8"))
+    assert set(sections) >= set(DEFAULT_MODELS)
+
+
+@pytest.mark.slow
+def test_quick_strong_is_its_recipe_on_the_quick_slice(japanese):
+    from skfashion import RECIPES
+
+    result, out = japanese
+    assert result.models == ["tutorial", "bigger", "strong"]
+    params = result.estimators["strong"].get_params()
+    expected = {**RECIPES["strong"], "epochs": 8, "validation_fraction": 0.2}
+    assert {key: params[key] for key in expected} == expected
+    row = _read(out, "comparison.csv").set_index("model").loc["strong"]
+    assert (row["train_images"], row["epochs_run"], row["batch_size"]) == (3000, 8, 256)
+    assert (bool(row["batch_norm"]), row["lr_schedule"]) == (True, "cosine")
+    assert len(result.histories["strong"]["val_accuracy"]) == 8
+
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    strong = _section(markdown, _words("ja", "strong_heading"))
+    assert REFERENCES["strong"].shown() in strong
+    assert _words("ja", "network.batch_norm") in _model_sections(markdown)["strong"]
+    rows = _table_rows(_section(markdown, _words("ja", "references_heading")))
+    this_run = {model: (accuracy, source) for model, accuracy, source in rows if "**" in model}
+    assert set(this_run) == {_words("ja", "this_run_model", name=n) for n in ("tutorial", "strong")}
+    for name in ("tutorial", "strong"):
+        accuracy, source = this_run[_words("ja", "this_run_model", name=name)]
+        assert accuracy == f"**{result.test_accuracy[name]:.4f}**"
+    assert len(rows) == len(REFERENCES) + 2
+
+
+@pytest.mark.slow
+def test_a_new_report_replaces_the_old_one(japanese):
+    _, out = japanese
+    names = {path.name for path in out.iterdir()}
+    # remedies.png was in the English report it replaced; this one trained no remedy
+    assert names == set(FILES.values()) - {"remedies.png"}
+    assert [path.name for path in out.parent.iterdir()] == ["report"]
+
+
+@pytest.mark.slow
+def test_same_random_state_same_numbers(quick, japanese):
+    """Two runs, different languages and model selections: identical rows for shared models."""
+    _, en_out = quick
+    _, ja_out = japanese
+    shared = ["tutorial", "bigger"]
+    tables = [
+        _read(out, "comparison.csv").set_index("model").loc[shared].drop(columns=TIMING_COLUMNS)
+        for out in (en_out, ja_out)
+    ]
+    pd.testing.assert_frame_equal(*tables, check_exact=True)
+    histories = [
+        _read(out, "history.csv").set_index("model").loc[shared] for out in (en_out, ja_out)
+    ]
+    pd.testing.assert_frame_equal(*histories, check_exact=True)

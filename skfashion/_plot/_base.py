@@ -1,37 +1,10 @@
 """What every skfashion Display shares: label words, the Japanese font, saving."""
 
 import os
-import uuid
 from pathlib import Path
 
-LANGUAGES = ("en", "ja")
-
-_WORDS = {
-    "en": {
-        "epoch": "Epoch",
-        "accuracy": "Accuracy",
-        "loss": "Loss",
-        "Training": "Training",
-        "Validation": "Validation",
-        "training": "training",
-        "validation": "validation",
-        "best_val_loss": "best epoch (lowest validation loss)",
-        "best_val_accuracy": "best epoch (highest validation accuracy)",
-        "std_band": "mean ± standard deviation",
-    },
-    "ja": {
-        "epoch": "エポック",
-        "accuracy": "精度",
-        "loss": "損失",
-        "Training": "訓練",
-        "Validation": "検証",
-        "training": "訓練",
-        "validation": "検証",
-        "best_val_loss": "最良エポック（検証損失が最小）",
-        "best_val_accuracy": "最良エポック（検証精度が最大）",
-        "std_band": "平均 ± 標準偏差",
-    },
-}
+from .. import _i18n
+from .._files import atomic_write
 
 # Families that hold Japanese glyphs, most common on Linux first
 # (Debian: fonts-noto-cjk, fonts-ipaexfont-gothic, fonts-ipafont-gothic).
@@ -79,7 +52,7 @@ def japanese_font_family():
 
 
 def text_style(lang):
-    """Label words and font keywords for ``lang``.
+    """Label words (the ``[plot]`` catalog section) and font keywords for ``lang``.
 
     Japanese labels need a font with Japanese glyphs; without one, matplotlib
     would draw empty boxes and warn for every glyph, so the English words are
@@ -92,13 +65,17 @@ def text_style(lang):
         Keywords for ``Axes.set_xlabel`` and friends (``{"fontfamily": ...}``
         or empty).
     """
-    if lang not in LANGUAGES:
-        raise ValueError(f"lang must be one of {LANGUAGES}, got {lang!r}.")
+    check_option("lang", lang, _i18n.LANGUAGES)
     if lang == "ja":
         family = japanese_font_family()
         if family is not None:
-            return _WORDS["ja"], {"fontfamily": family}
-    return _WORDS["en"], {}
+            return _words(lang), {"fontfamily": family}
+        lang = _i18n.DEFAULT_LANGUAGE
+    return _words(lang), {}
+
+
+def _words(lang):
+    return dict(_i18n.words(lang, "plot"))
 
 
 def legend_prop(font):
@@ -140,12 +117,6 @@ class SaveMixin:
             raise ValueError(f"Nothing drawn yet: call {type(self).__name__}.plot() first.")
         path = Path(path)
         fmt = path.suffix[1:].lower() or "png"
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-        try:
-            with open(tmp, "xb") as file:
-                figure.savefig(file, format=fmt, dpi=dpi, **savefig_kw)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with atomic_write(path, "wb") as file:
+            figure.savefig(file, format=fmt, dpi=dpi, **savefig_kw)
         return path

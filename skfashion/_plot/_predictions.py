@@ -104,7 +104,7 @@ class PredictionGridDisplay(SaveMixin):
     >>> matplotlib.use("Agg")
     >>> import matplotlib.pyplot as plt
     >>> import numpy as np
-    >>> from skfashion._plot import PredictionGridDisplay
+    >>> from skfashion.report import PredictionGridDisplay
     >>> images = np.zeros((2, 28, 28), dtype=np.uint8)
     >>> y_proba = np.array([[0.9, 0.1], [0.3, 0.7]])
     >>> display = PredictionGridDisplay.from_predictions(

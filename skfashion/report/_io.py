@@ -1,10 +1,10 @@
 """Writing report tables to disk atomically."""
 
-import os
-import uuid
 from pathlib import Path
 
 import pandas as pd
+
+from .._files import atomic_write
 
 
 def _to_markdown(frame):
@@ -27,9 +27,8 @@ _WRITERS = {
 def save_table(frame, path):
     """Write a table as CSV, Markdown or HTML, chosen by the file suffix.
 
-    The text is written to a temporary file next to ``path`` and moved into
-    place with :func:`os.replace`, so ``path`` is either the complete new
-    table or left as it was: never half written.
+    ``path`` is either the complete new table or left as it was: never half
+    written, also when formatting or writing fails.
 
     Parameters
     ----------
@@ -72,12 +71,6 @@ def save_table(frame, path):
     if isinstance(frame, pd.Series):
         frame = frame.to_frame()
     text = writer(frame)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temporary, "x", encoding="utf-8", newline="") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with atomic_write(path, newline="") as file:
+        file.write(text)
     return path
