@@ -36,6 +36,8 @@ if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
+# setuptools as pyproject.toml's build-system needs it: the test of the notebooks' install cell
+# builds skfashion offline with this environment's setuptools.
+.venv/bin/python -m pip install -q --upgrade pip "setuptools>=77"
 .venv/bin/python -m pip install -q -e ".[test,docs,dask]"
 echo "setup.sh: ready ($(.venv/bin/python -c 'import skfashion; print("skfashion", skfashion.__version__)'))"
