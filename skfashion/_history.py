@@ -298,6 +298,12 @@ def require_validation(history, *, complete=True):
         return
     source = getattr(history, "source", None)
     of = f" of this {source}" if source else ""
+    if present:
+        missing = [key for key in VALIDATION_KEYS if key not in history]
+        raise ValueError(
+            f"The history{of} records {present} but not {missing}, which this needs; keys "
+            f"are {sorted(history)}."
+        )
     raise ValueError(
         f"The history{of} has no validation metrics ('val_loss', 'val_accuracy'); keys "
         f"are {sorted(history)}. {validation_advice(history)}, so that validation is "

@@ -273,3 +273,17 @@ def test_keras_accuracy_names_are_read_as_accuracy(keys):
 def test_anything_else_is_a_type_error_naming_what_is_accepted():
     with pytest.raises(TypeError, match="MLPClassifier.*model.fit returns"):
         as_history([0.9, 0.5])
+
+
+def test_require_validation_accepts_either_signal_when_asked_to():
+    from skfashion._history import EpochHistory, require_validation
+
+    mlp_like = EpochHistory(
+        {"loss": [0.9, 0.6], "val_accuracy": [0.7, 0.8]}, source="MLPClassifier",
+        kind="sklearn-mlp",
+    )
+    require_validation(mlp_like, complete=False)
+    with pytest.raises(ValueError, match=r"records \['val_accuracy'\] but not \['val_loss'\]"):
+        require_validation(mlp_like)
+    with pytest.raises(ValueError, match="no validation metrics.*validation_fraction"):
+        require_validation(as_history({"loss": [0.9, 0.6]}), complete=False)
