@@ -53,12 +53,14 @@ def _report(out):
 
 
 # ----------------------------------------------------------------------------- end to end
+@pytest.mark.slow  # nine fresh worker processes, each importing TensorFlow
 def test_smoke_run_succeeds_and_writes_both_files(smoke):
     proc, out = smoke
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in out.iterdir()) == ["performance.json", "performance.md"]
 
 
+@pytest.mark.slow  # nine fresh worker processes, each importing TensorFlow
 def test_smoke_json(run, smoke):
     report = _report(smoke[1])
     assert report["schema_version"] == run.SCHEMA_VERSION
@@ -89,6 +91,7 @@ def test_smoke_json(run, smoke):
         assert row["gflop_per_s"] == pytest.approx(row["gflop"] / row["fit_s"]["median"])
 
 
+@pytest.mark.slow  # nine fresh worker processes, each importing TensorFlow
 def test_smoke_derived_figures_follow_the_medians(run, smoke):
     report = _report(smoke[1])
     sections = report["sections"]
@@ -122,6 +125,7 @@ def test_smoke_derived_figures_follow_the_medians(run, smoke):
     assert result["n_fits"] == n_candidates * run.QUICK["cv"] + 1
 
 
+@pytest.mark.slow  # nine fresh worker processes, each importing TensorFlow
 def test_smoke_markdown(run, smoke):
     text = (smoke[1] / "performance.md").read_text()
     assert "--quick smoke run, not a measurement" in text
