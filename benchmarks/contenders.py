@@ -330,14 +330,14 @@ def _batch_plan(n, batch_size):
     return divmod(n, batch_size)
 
 
-def jax_loop(X_train, y_train, X_test, y_test, job):
+def jax_loop(X_train, y_train, X_test, y_test, job, *, unroll=1):
     """Expert JAX: each epoch one ``jax.jit`` program, a ``lax.scan`` over its batches.
 
     The ``uint8`` images live on the device once; each step gathers its batch
     there and scales it to float32 inside the compiled program. Parameters and
     the optax Adam state are donated to the epoch program, so XLA updates them
     in place. A partial last batch (none at 60,000 images) is one more jitted
-    step.
+    step. ``unroll`` is ``lax.scan``'s: steps per loop iteration (a variant).
     """
     import jax
     import jax.numpy as jnp
@@ -371,7 +371,9 @@ def jax_loop(X_train, y_train, X_test, y_test, job):
             params, opt_state, loss = step(params, opt_state, X, y, indices)
             return (params, opt_state), loss
 
-        (params, opt_state), losses = jax.lax.scan(body, (params, opt_state), batches)
+        (params, opt_state), losses = jax.lax.scan(
+            body, (params, opt_state), batches, unroll=unroll
+        )
         return params, opt_state, losses.mean(), order[n_full * batch_size :]
 
     last_step = jax.jit(step, donate_argnums=(0, 1))
@@ -594,6 +596,7 @@ VARIANTS = {
     ),
     "keras_epoch_loop": keras_epoch_loop,
     "keras_epoch_loop_uint8": functools.partial(keras_epoch_loop, input_dtype="uint8"),
+    "jax_loop_unroll8": functools.partial(jax_loop, unroll=8),
     "torch_loop_compiled": functools.partial(torch_loop, compile_step=True),
     "torch_loop_foreach_adam": functools.partial(torch_loop, fused=False),
     "torch_loop_1thread": functools.partial(torch_loop, threads=1),

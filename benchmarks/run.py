@@ -111,6 +111,10 @@ VARIANTS = {
         "Keras fit, uint8 input + Rescaling layer, one epoch per execution, jit_compile",
         {"program": "keras_uint8_spe_epoch_xla"},
     ),
+    "jax_loop_unroll8": (
+        "JAX loop, lax.scan unrolled 8 steps per iteration",
+        {"program": "jax_loop_unroll8"},
+    ),
     "torch_loop_compiled": (
         "PyTorch loop, training step under torch.compile",
         {"program": "torch_loop_compiled"},
@@ -148,11 +152,12 @@ VARIANTS = {
 EXPERT_VARIANTS = tuple(
     name
     for name in VARIANTS
-    if name.startswith(("keras_f32", "keras_tfdata", "keras_uint8", "torch"))
+    if name.startswith(("keras_f32", "keras_tfdata", "keras_uint8", "torch", "jax"))
 )
 """Variants that count as independent expert programs (the prototype loop does not)."""
 REQUIRES = {
     "jax_loop": ("jax", "optax"),
+    "jax_loop_unroll8": ("jax", "optax"),
     "torch_loop": ("torch",),
     "torch_loop_compiled": ("torch",),
     "torch_loop_foreach_adam": ("torch",),
