@@ -17,7 +17,7 @@ contenders  The course's workload (Dense(128, relu), 60,000 images, batch 32,
             scikit-learn's MLPClassifier) and independent expert loops (JAX:
             one jit + lax.scan per epoch; PyTorch; Keras model.fit); test
             accuracy, prediction time, peak memory and GFLOP/s of each.
-variants    Other versions tried in search of the fastest Keras and PyTorch,
+variants    Other versions tried in search of the fastest Keras, JAX and PyTorch,
             FashionMLP's own prototype loop (labelled: not independent),
             MLPClassifier on one BLAS thread, FashionMLP on XLA's older runtime.
 units       FashionMLP fit time against network size: two hidden layers of
