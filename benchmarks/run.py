@@ -38,7 +38,8 @@ as not installed when their packages are missing.
 
 Results go to ``NAME.json`` (every run's raw numbers, medians, machine
 information) and ``NAME.md`` in ``--out`` (``performance`` by default),
-replaced atomically. ``--sync-docs`` rewrites the figures that the docs quote
+replaced atomically; ``NAME.partial.json`` holds the finished sections while
+a run goes on. ``--sync-docs`` rewrites the figures that the docs quote
 from results files (see ``FIGURE``).
 """
 
@@ -1438,6 +1439,8 @@ def main(argv=None):
         "sections": {},
     }
     failures = 0
+    json_path, md_path = args.out / f"{args.name}.json", args.out / f"{args.name}.md"
+    partial_path = args.out / f"{args.name}.partial.json"
     with tempfile.TemporaryDirectory(prefix="skfashion-bench-data-") as data_dir:
         # Verified once here; each worker then loads plain .npy copies in milliseconds.
         _worker_module().save_data(data_dir)
@@ -1457,12 +1460,14 @@ def main(argv=None):
                 print(_progress(section, repeat, args.repeats, name, result), flush=True)
             rows = [summarise_case(name, job, runs[name]) for name, job in section_cases]
             report["sections"][section] = section_result(section, rows, settings)
+            # A long run that is stopped keeps the sections it finished.
+            write_atomic(partial_path, json.dumps(report, indent=1) + "\n")
     report["load_after"] = _load()
     report["duration_s"] = time.monotonic() - started
     finalise(report)
-    json_path, md_path = args.out / f"{args.name}.json", args.out / f"{args.name}.md"
     write_atomic(json_path, json.dumps(report, indent=1) + "\n")
     write_atomic(md_path, render_markdown(report))
+    partial_path.unlink(missing_ok=True)
     print(f"wrote {json_path} and {md_path}")
     if failures:
         print(f"{failures} measurement(s) failed; see 'error' in the JSON", file=sys.stderr)
