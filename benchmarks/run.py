@@ -614,7 +614,7 @@ def check_goals(report):
             value,
             GOALS["min_speedup_vs_peer"],
             "min",
-            f"FashionMLP at least 3x faster than {label(name)}",
+            f"FashionMLP at least {GOALS['min_speedup_vs_peer']:g}x faster than {label(name)}",
         )
     experts = [name for name in (*EXPERTS, *EXPERT_VARIANTS) if name in rows]
     fastest = min(experts, key=lambda n: rows[n]["fit_s"]["median"]) if experts else None
@@ -629,7 +629,7 @@ def check_goals(report):
         ours.get("times_floor") if ours else None,
         GOALS["max_times_compute_floor"],
         "max",
-        "FashionMLP within 1.5x of the compute floor",
+        f"FashionMLP within {GOALS['max_times_compute_floor']:g}x of the compute floor",
         _floor_text(report.get("compute_floor")),
     )
     accurate = [
@@ -646,7 +646,8 @@ def check_goals(report):
         else None,
         GOALS["max_accuracy_gap_points"],
         "max",
-        "FashionMLP's test accuracy at most 0.5 points below the best contender's",
+        f"FashionMLP's test accuracy at most {GOALS['max_accuracy_gap_points']:g} points "
+        "below the best contender's",
         label(best) if best else None,
     )
     seeds = sections.get("seeds", {}).get("ratios", {})
@@ -656,7 +657,8 @@ def check_goals(report):
             seeds.get(name),
             GOALS["max_seeds_ratio"],
             "max",
-            f"{max(FULL['seeds_counts'])} seeds of {units}+{units} at most 2x one seed's time",
+            f"{max(FULL['seeds_counts'])} seeds of {units}+{units} at most "
+            f"{GOALS['max_seeds_ratio']:g}x one seed's time",
         )
     grid = [row for row in sections.get("grid", {}).get("rows", []) if "fit_s" in row]
     goals["grid_search_s"] = _goal(
@@ -670,7 +672,8 @@ def check_goals(report):
         course["fit_s"]["median"] / ours_s if ours and course else None,
         GOALS["min_speedup_vs_course_keras"],
         "min",
-        "earlier target: at least 3x faster than the course's program",
+        f"earlier target: at least {GOALS['min_speedup_vs_course_keras']:g}x faster than the "
+        "course's program",
     )
     goals["peak_rss_mb"] = _goal(
         ours["peak_rss_mb"]["max"] if ours and "peak_rss_mb" in ours else None,
