@@ -313,6 +313,16 @@ def _seeds_case(units, count, base, settings):
     return f"{units}+{units} x{count}", job
 
 
+def skip(cases, names):
+    """``cases`` without the sections and cases named (``--skip``)."""
+    kept = {
+        section: [(name, job) for name, job in found if name not in names]
+        for section, found in cases.items()
+        if section not in names
+    }
+    return {section: found for section, found in kept.items() if found}
+
+
 def case_names():
     """Every section and case name ``--only`` accepts (full and quick runs)."""
     names = set(SECTIONS)
@@ -1153,6 +1163,7 @@ def render_markdown(report):
         f"{settings['epochs']} epochs, batch {settings['batch_size']}"
         + (" (**--quick smoke run, not a measurement**)" if settings["quick"] else "")
         + (f"; only {', '.join(settings['only'])}" if settings.get("only") else "")
+        + (f"; without {', '.join(settings['skip'])}" if settings.get("skip") else "")
         + ".",
         f"Load average (1, 5, 15 min) before: {_loads(report['load_before'])}; "
         f"after: {_loads(report['load_after'])}. "
@@ -1373,6 +1384,14 @@ def build_parser():
         "jax_loop,torch_loop; default all",
     )
     parser.add_argument(
+        "--skip",
+        type=_names,
+        action="extend",
+        default=[],
+        metavar="NAME[,NAME]",
+        help="leave out these sections or cases (repeatable), e.g. torch_loop_compiled",
+    )
+    parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help=f"results folder (default {DEFAULT_OUT})"
     )
     parser.add_argument(
@@ -1424,7 +1443,7 @@ def main(argv=None):
                 print(f"updated {path}")
         return 0
     settings = dict(QUICK if args.quick else FULL, repeats=args.repeats, quick=args.quick)
-    cases = plan(SECTIONS, settings, args.only)
+    cases = skip(plan(SECTIONS, settings, args.only), args.skip)
     if args.wait_for_quiet and not wait_for_quiet(args.wait_for_quiet):
         print("note: other processes are still busy; measuring anyway", flush=True)
     started = time.monotonic()
@@ -1437,6 +1456,7 @@ def main(argv=None):
             **{k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()},
             "sections": list(cases),
             "only": args.only,
+            "skip": args.skip,
         },
         "load_before": _load(),
         "sections": {},

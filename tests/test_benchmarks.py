@@ -196,6 +196,10 @@ def test_only_selects_sections_and_cases(run):
         "units": ["4+4", "16+16"],
     }
     assert run.plan(run.SECTIONS, run.QUICK, ["variants"])["variants"][0][0] == "keras_f32"
+    kept = run.skip(run.plan(run.SECTIONS, run.FULL), ["grid", "variants", "torch_loop", "4+4"])
+    assert list(kept) == ["contenders", "units", "sizes", "seeds"]
+    assert "torch_loop" not in dict(kept["contenders"]) and "4+4" not in dict(kept["units"])
+    assert len(kept["units"]) == len(run.FULL["units"]) - 1
     assert {"contenders", "skorch", "4+4 x5", "4+4 x2", "60000", "GridSearchCV"} <= (
         run.case_names()
     )
@@ -408,7 +412,7 @@ def test_help_documents_the_options():
         [sys.executable, str(RUNNER), "--help"], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0
-    for option in ("--repeats", "--quick", "--only", "--out", "--name", "--sync-docs"):
+    for option in ("--repeats", "--quick", "--only", "--skip", "--out", "--name", "--sync-docs"):
         assert option in proc.stdout
     assert "contenders" in proc.stdout and "seeds" in proc.stdout
 
