@@ -325,6 +325,11 @@ def keras_epoch_loop(X_train, y_train, X_test, y_test, job, *, input_dtype="floa
 # 1e-3, batches of 32 in a new random order every epoch, on all training images.
 
 
+def _hidden(job):
+    """The job's hidden layer widths; the course's Dense(128) unless it names others."""
+    return job.get("params", {}).get("hidden_layer_sizes", [128])
+
+
 def _batch_plan(n, batch_size):
     """Full batches per epoch and the size of the partial last batch (0 if none)."""
     return divmod(n, batch_size)
@@ -347,10 +352,14 @@ def jax_loop(X_train, y_train, X_test, y_test, job, *, unroll=1):
     n_full, rest = _batch_plan(n, batch_size)
     optimizer = optax.adam(1e-3)
 
+    widths = [784, *_hidden(job), 10]
+
     def forward(params, xb):
         x = xb.astype(jnp.float32) / 255.0
-        hidden = jax.nn.relu(x @ params["w1"] + params["b1"])
-        return hidden @ params["w2"] + params["b2"]
+        for w, b in params[:-1]:
+            x = jax.nn.relu(x @ w + b)
+        w, b = params[-1]
+        return x @ w + b
 
     def loss_fn(params, xb, yb):
         logits = forward(params, xb)
@@ -381,14 +390,12 @@ def jax_loop(X_train, y_train, X_test, y_test, job, *, unroll=1):
 
     with _Timer() as timer:
         key = jax.random.key(job["seed"])
-        key, k1, k2 = jax.random.split(key, 3)
+        key, *layer_keys = jax.random.split(key, len(widths))
         glorot = jax.nn.initializers.glorot_uniform()
-        params = {
-            "w1": glorot(k1, (784, 128), jnp.float32),
-            "b1": jnp.zeros(128, jnp.float32),
-            "w2": glorot(k2, (128, 10), jnp.float32),
-            "b2": jnp.zeros(10, jnp.float32),
-        }
+        params = [
+            (glorot(k, (n_in, n_out), jnp.float32), jnp.zeros(n_out, jnp.float32))
+            for k, n_in, n_out in zip(layer_keys, widths[:-1], widths[1:], strict=True)
+        ]
         opt_state = optimizer.init(params)
         X, y = jax.device_put(X_train), jax.device_put(y_train.astype(np.int32))
         for _ in range(job["epochs"]):
@@ -425,9 +432,11 @@ def torch_loop(
     batch_size, n = job["batch_size"], len(X_train)
     with _Timer() as timer:
         X, y = torch.from_numpy(X_train), torch.from_numpy(y_train.astype(np.int64))
-        model = torch.nn.Sequential(
-            torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10)
-        )
+        widths = [784, *_hidden(job), 10]
+        layers = []
+        for n_in, n_out in zip(widths[:-1], widths[1:], strict=True):
+            layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
+        model = torch.nn.Sequential(*layers[:-1])
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused)
         loss_fn = torch.nn.CrossEntropyLoss()
 

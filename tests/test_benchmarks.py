@@ -172,8 +172,11 @@ def test_repeats_are_interleaved(run):
 def test_plan_defines_the_tables(run):
     cases = run.plan(run.SECTIONS, run.FULL)
     assert [name for name, _ in cases["contenders"]] == list(run.CONTENDERS)
-    units = [job["params"]["hidden_layer_sizes"] for _, job in cases["units"]]
+    ours = [job for _, job in cases["units"] if job["program"] == "fashion_mlp"]
+    units = [job["params"]["hidden_layer_sizes"] for job in ours]
     assert units == [[4, 4], [16, 16], [64, 64], [128, 128], [512, 512], [1024, 1024]]
+    experts = {name: job["program"] for name, job in cases["units"] if job not in ours}
+    assert experts == {"512+512 JAX": "jax_loop", "512+512 PyTorch": "torch_loop"}
     assert all(job["n_train"] == 60_000 and job["epochs"] == 5 for _, job in cases["units"])
     assert [job["n_train"] for _, job in cases["sizes"]] == [5_000, 10_000, 20_000, 40_000, 60_000]
     ((_, grid),) = cases["grid"]
@@ -199,7 +202,7 @@ def test_only_selects_sections_and_cases(run):
     kept = run.skip(run.plan(run.SECTIONS, run.FULL), ["grid", "variants", "torch_loop", "4+4"])
     assert list(kept) == ["contenders", "units", "sizes", "seeds"]
     assert "torch_loop" not in dict(kept["contenders"]) and "4+4" not in dict(kept["units"])
-    assert len(kept["units"]) == len(run.FULL["units"]) - 1
+    assert len(kept["units"]) == len(run.plan(["units"], run.FULL)["units"]) - 1
     assert {"contenders", "skorch", "4+4 x5", "4+4 x2", "60000", "GridSearchCV"} <= (
         run.case_names()
     )
