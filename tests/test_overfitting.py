@@ -30,6 +30,11 @@ MODELS = {
     "bigger+dropout": dict(hidden_layer_sizes="bigger", dropout=0.5),
 }
 
+# The two "good fit" runs whose test loss ends more than min_rise (15 %) above the test loss
+# at the recommended epoch: bigger+dropout, whose validation (and test) loss creeps up while
+# validation accuracy holds; docs/verdicts.md reports them.
+GOOD_FIT_EXCEPTIONS = {(0, "bigger+dropout"), (7, "bigger+dropout")}
+
 
 def _seeds_script():
     spec = importlib.util.spec_from_file_location(
@@ -143,16 +148,22 @@ def test_compare_table_is_the_course_table(histories):
 
 
 @pytest.mark.slow
-def test_verdicts_hold_on_the_test_set_of_runs_trained_here(trained):
+def test_verdicts_hold_on_the_test_set_of_runs_trained_here(trained, results):
     """Overfitting: the test loss at the last epoch is above the recommended epoch's;
-    good fit: not by more than min_rise. The test set chose nothing."""
+    good fit: not by more than min_rise, but for the documented exceptions. The test set
+    chose nothing. The runs trained here are seed 0 of the committed seeds study."""
     for name, (history, test_loss) in trained.items():
+        committed = results["runs"]["0"][name]
+        for key, values in history.items():
+            np.testing.assert_allclose(values, committed["history"][key], rtol=1e-6)
+        np.testing.assert_allclose(test_loss, committed["test"]["loss"], rtol=1e-6)
         d = report.diagnose(history)
         change = test_loss[d.epochs_run - 1] / test_loss[d.recommended_epochs - 1] - 1
         if d.verdict == "overfitting":
             assert change > 0, name
         if d.verdict == "good fit":
-            assert change <= DEFAULT_THRESHOLDS.min_rise, name
+            beyond = change > DEFAULT_THRESHOLDS.min_rise
+            assert beyond is ((0, name) in GOOD_FIT_EXCEPTIONS), (name, change)
 
 
 # ------------------------------------------------------------------ the committed seeds study
@@ -188,12 +199,6 @@ def test_done_when_bigger_overfits_and_smaller_does_not_in_every_seed(seeds_scri
     assert {d.verdict for d in verdicts["bigger"]} == {"overfitting"}
     assert not {d.verdict for d in verdicts["smaller"]} & {"overfitting", "starting to overfit"}
     assert len(verdicts["bigger"]) == len(_all_seeds(results))
-
-
-# The two "good fit" runs whose test loss ends more than min_rise (15 %) above the test loss
-# at the recommended epoch: bigger+dropout, whose validation (and test) loss creeps up while
-# validation accuracy holds; docs/verdicts.md reports them.
-GOOD_FIT_EXCEPTIONS = {(0, "bigger+dropout"), (7, "bigger+dropout")}
 
 
 def test_verdicts_hold_on_the_test_set_of_the_committed_runs(seeds_script, results):
