@@ -98,7 +98,7 @@ def compare(models, **diagnose_params):
     >>> smaller = {"loss": [2.1, 1.8, 1.75], "accuracy": [0.30, 0.37, 0.38],
     ...            "val_loss": [1.9, 1.8, 1.78], "val_accuracy": [0.35, 0.37, 0.38]}
     >>> bigger = {"loss": [0.6, 0.4, 0.3, 0.2, 0.15],
-    ...           "accuracy": [0.8, 0.86, 0.9, 0.93, 0.95],
+    ...           "accuracy": [0.8, 0.86, 0.92, 0.95, 0.97],
     ...           "val_loss": [0.5, 0.45, 0.52, 0.6, 0.7],
     ...           "val_accuracy": [0.82, 0.84, 0.84, 0.83, 0.83]}
     >>> table = compare({"smaller": smaller, "bigger": bigger})
@@ -182,7 +182,7 @@ def cv_results_frame(
     metric : str, default=None
         With multi-metric scoring, the scorer to report; None uses the
         search's ``refit`` scorer.
-    max_gap : float, default=0.05
+    max_gap : float, default=0.07
         Largest training-minus-test score gap of a candidate that does not
         overfit (``max_gap`` of :func:`diagnose`).
     underfit_score : float, default=0.6
@@ -330,7 +330,7 @@ def validation_curve_frame(
         Its values, in the order they were tried.
     train_scores, test_scores : array-like of shape (n_values, n_folds)
         The scores ``validation_curve`` returns.
-    max_gap : float, default=0.05
+    max_gap : float, default=0.07
         Largest training-minus-test gap of a value that does not overfit
         (``max_gap`` of :func:`diagnose`).
     underfit_score : float, default=0.6
@@ -398,7 +398,7 @@ def learning_curve_frame(
     min_gain : float, default=0.01
         Rise of the mean test score from one training size to the next above
         which more data still helps.
-    max_gap : float, default=0.05
+    max_gap : float, default=0.07
         Largest training-minus-test gap of a model that does not overfit
         (``max_gap`` of :func:`diagnose`).
     underfit_score : float, default=0.6
