@@ -13,6 +13,7 @@ from .._diagnostics import (
     diagnose,
     score_verdict,
 )
+from .._display import mark
 from .._history import TRAIN_KEYS, VALIDATION_KEYS, as_history, has_validation
 
 
@@ -62,7 +63,7 @@ def history_frame(history):
         if "accuracy" in history:
             frame["accuracy_gap"] = frame["accuracy"] - frame["val_accuracy"]
         frame["loss_gap"] = frame["val_loss"] - frame["loss"]
-    return frame
+    return mark(frame, "history")
 
 
 def compare(models, **diagnose_params):
@@ -125,7 +126,7 @@ def compare(models, **diagnose_params):
             name: d if isinstance(d, RunsDiagnosis) else combine([d])
             for name, d in diagnoses.items()
         }
-    return pd.concat([d.to_frame(name) for name, d in diagnoses.items()])
+    return mark(pd.concat([d.to_frame(name) for name, d in diagnoses.items()]), "comparison")
 
 
 def _diagnosis(model, diagnose_params):
@@ -244,7 +245,7 @@ def cv_results_frame(
     if "mean_fit_time" in results:
         frame["mean_fit_time"] = np.asarray(results["mean_fit_time"], dtype=float)
     frame.index = pd.RangeIndex(len(frame), name="candidate")
-    return frame.sort_values("rank_test_score", kind="stable")
+    return mark(frame.sort_values("rank_test_score", kind="stable"), "search")
 
 
 def _cv_results(search):
@@ -375,7 +376,7 @@ def validation_curve_frame(
     best = np.zeros(len(frame), dtype=bool)
     best[int(np.nanargmax(frame["mean_test_score"].to_numpy()))] = True
     frame["best"] = best
-    return frame
+    return mark(frame, "validation_curve")
 
 
 def learning_curve_frame(
@@ -455,7 +456,7 @@ def learning_curve_frame(
     if len(helps):
         helps[0] = pd.NA
     frame["more_data_helps"] = helps
-    return frame
+    return mark(frame, "learning_curve")
 
 
 __all__ = [
