@@ -1,18 +1,28 @@
 """The lecture's overfitting comparison on real data: 6,000 training images, 20 epochs.
 
 "bigger" (512+512) overfits: validation loss rises well above its minimum while
-training loss keeps falling. Dropout 0.5 on the same network cuts that rise to a
-fraction (by epoch 20 its validation loss may creep up some 10-20% over its
-minimum, depending on the seed), and "smaller" (4+4) does not overfit at all.
+training loss keeps falling, and training accuracy pulls away from a stalled
+validation accuracy. Dropout 0.5 on the same network cuts that rise to a fraction
+and keeps the accuracy gap small (by the graded rule at most "starting to
+overfit"), and "smaller" (4+4) does not overfit at all.
+
+Two kinds of evidence: runs trained here (slow), and the committed results of
+``benchmarks/verdict_seeds.py`` (8 models x 10 seeds, with the test-set curves
+recorded beside the validation curves), whose verdicts are re-derived here with
+the current code.
 """
+
+import importlib.util
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from skfashion import FashionMLP, report
+from skfashion._diagnostics import DEFAULT_THRESHOLDS
 
-pytestmark = pytest.mark.slow
-
+ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = dict(epochs=20, validation_fraction=0.2, random_state=0)
 MODELS = {
     "smaller": dict(hidden_layer_sizes="smaller"),
@@ -20,16 +30,61 @@ MODELS = {
     "bigger+dropout": dict(hidden_layer_sizes="bigger", dropout=0.5),
 }
 
+# The two "good fit" runs whose test loss ends more than min_rise (15 %) above the test loss
+# at the recommended epoch: bigger+dropout, whose validation (and test) loss creeps up while
+# validation accuracy holds; docs/verdicts.md reports them.
+GOOD_FIT_EXCEPTIONS = {(0, "bigger+dropout"), (7, "bigger+dropout")}
+
+
+def _seeds_script():
+    spec = importlib.util.spec_from_file_location(
+        "verdict_seeds", ROOT / "benchmarks" / "verdict_seeds.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 @pytest.fixture(scope="module")
-def histories(fashion_train):
+def seeds_script():
+    return _seeds_script()
+
+
+@pytest.fixture(scope="module")
+def results(seeds_script):
+    return json.loads(seeds_script.DEFAULT_RESULTS.read_text(encoding="utf-8"))
+
+
+def _test_loss_recorder(estimator, X_test, y_test, losses):
+    def on_epoch_end(epoch, logs):
+        proba = estimator.predict_proba(X_test)
+        picked = proba[np.arange(len(y_test)), np.searchsorted(estimator.classes_, y_test)]
+        losses.append(float(-np.mean(np.log(np.clip(picked, 1e-7, 1)))))
+
+    return on_epoch_end
+
+
+@pytest.fixture(scope="module")
+def trained(fashion_train, fashion_test):
+    """Histories of the three models on seed 0, with the test loss after every epoch."""
     X, y = fashion_train.data[:6000], fashion_train.target[:6000]
-    return {
-        name: FashionMLP(**params, **SETTINGS).fit(X, y).history_
-        for name, params in MODELS.items()
-    }
+    out = {}
+    for name, params in MODELS.items():
+        estimator, test_loss = FashionMLP(**params, **SETTINGS), []
+        recorder = _test_loss_recorder(estimator, fashion_test.data, fashion_test.target, test_loss)
+        out[name] = (estimator.fit(X, y, on_epoch_end=recorder).history_, test_loss)
+    return out
 
 
+@pytest.fixture(scope="module")
+def histories(trained):
+    return {name: history for name, (history, _) in trained.items()}
+
+
+# ------------------------------------------------------------------ trained here (slow)
+
+
+@pytest.mark.slow
 def test_bigger_overfits_like_the_lecture(histories):
     h = {k: np.asarray(v) for k, v in histories["bigger"].items()}
     best = int(np.argmin(h["val_loss"]))
@@ -46,6 +101,7 @@ def _rise(history):
     return val_loss[-1] / val_loss.min() - 1
 
 
+@pytest.mark.slow
 def test_dropout_cuts_the_overfitting_of_bigger(histories):
     bigger, dropout = histories["bigger"], histories["bigger+dropout"]
     assert _rise(dropout) < 0.25
@@ -56,26 +112,120 @@ def test_dropout_cuts_the_overfitting_of_bigger(histories):
     assert np.argmin(dropout["val_loss"]) > np.argmin(bigger["val_loss"])  # overfits later
 
 
-def test_diagnosis_measures_the_cut(histories):
+@pytest.mark.slow
+def test_diagnosis_grades_the_cut(histories):
     bigger, dropout = (report.diagnose(histories[name]) for name in ("bigger", "bigger+dropout"))
     assert dropout.val_loss_rise < 0.4 * bigger.val_loss_rise
     assert dropout.gap < 0.5 * bigger.gap
     assert dropout.best_epoch > bigger.best_epoch
+    # The accuracy curves of dropout do not agree with its loss curve's creep.
+    assert dropout.verdict in ("starting to overfit", "good fit")
+    assert dropout.accuracy_signal != "gap"
 
 
-@pytest.mark.parametrize("name, overfitting", [("bigger", True), ("smaller", False)])
-def test_diagnosis_on_real_histories(histories, name, overfitting):
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name, verdicts",
+    [("bigger", {"overfitting"}), ("smaller", {"good fit", "underfitting"})],
+)
+def test_diagnosis_on_real_histories(histories, name, verdicts):
     diagnosis = report.diagnose(histories[name])
-    assert diagnosis.overfitting is overfitting
-    assert (diagnosis.verdict == "overfitting") is overfitting
-    if overfitting:
+    assert diagnosis.verdict in verdicts
+    assert diagnosis.overfitting is (verdicts == {"overfitting"})
+    if diagnosis.overfitting:
+        assert (diagnosis.loss_signal, diagnosis.accuracy_signal) == ("rising", "gap")
         assert diagnosis.onset_epoch is not None
         assert diagnosis.best_epoch < 10
         assert diagnosis.recommended_epochs <= diagnosis.best_epoch
 
 
+@pytest.mark.slow
 def test_compare_table_is_the_course_table(histories):
     table = report.compare(histories)
     assert list(table.index) == list(MODELS)
     assert table.loc["bigger", "verdict"] == "overfitting"
     assert table.loc["bigger", "gap"] > table.loc["bigger+dropout", "gap"]
+
+
+@pytest.mark.slow
+def test_verdicts_hold_on_the_test_set_of_runs_trained_here(trained, results):
+    """Overfitting: the test loss at the last epoch is above the recommended epoch's;
+    good fit: not by more than min_rise, but for the documented exceptions. The test set
+    chose nothing. The runs trained here are seed 0 of the committed seeds study."""
+    for name, (history, test_loss) in trained.items():
+        committed = results["runs"]["0"][name]
+        for key, values in history.items():
+            np.testing.assert_allclose(values, committed["history"][key], rtol=1e-6)
+        np.testing.assert_allclose(test_loss, committed["test"]["loss"], rtol=1e-6)
+        d = report.diagnose(history)
+        change = test_loss[d.epochs_run - 1] / test_loss[d.recommended_epochs - 1] - 1
+        if d.verdict == "overfitting":
+            assert change > 0, name
+        if d.verdict == "good fit":
+            beyond = change > DEFAULT_THRESHOLDS.min_rise
+            assert beyond is ((0, name) in GOOD_FIT_EXCEPTIONS), (name, change)
+
+
+# ------------------------------------------------------------------ the committed seeds study
+
+
+def _all_seeds(results):
+    return sorted(int(seed) for seed in results["runs"])
+
+
+def test_results_file_has_the_study_settings_and_both_kinds_of_seeds(seeds_script, results):
+    assert results["settings"] == seeds_script.SETTINGS
+    assert results["settings"]["n_images"] == 6000 and results["settings"]["epochs"] == 20
+    seeds = _all_seeds(results)
+    assert set(seeds_script.CHOICE_SEEDS) <= set(seeds)
+    assert set(seeds) & set(seeds_script.HELD_OUT_SEEDS)
+    for seed in seeds:
+        for run in results["runs"][str(seed)].values():
+            n = len(run["history"]["loss"])
+            assert len(run["test"]["loss"]) == len(run["test"]["accuracy"]) == n
+
+
+def test_the_default_thresholds_are_the_ones_chosen_on_seeds_0_to_4(seeds_script, results):
+    choice = results["choice"]
+    assert choice["seeds"] == list(seeds_script.CHOICE_SEEDS)
+    for key, value in choice["chosen"].items():
+        assert getattr(DEFAULT_THRESHOLDS, key) == value, key
+
+
+@pytest.mark.slow  # 144 candidate thresholds x 40 runs: a few seconds
+def test_the_recorded_choice_is_reproducible_from_the_validation_curves(seeds_script, results):
+    assert seeds_script.choose(results) == results["choice"]
+
+
+def test_done_when_bigger_overfits_and_smaller_does_not_in_every_seed(seeds_script, results):
+    verdicts = seeds_script.verdicts_of(results, _all_seeds(results))
+    assert {d.verdict for d in verdicts["bigger"]} == {"overfitting"}
+    assert not {d.verdict for d in verdicts["smaller"]} & {"overfitting", "starting to overfit"}
+    assert len(verdicts["bigger"]) == len(_all_seeds(results))
+
+
+def test_verdicts_hold_on_the_test_set_of_the_committed_runs(seeds_script, results):
+    """Re-derived with the current code from the committed curves: where the verdict is
+    "overfitting", the test loss of the returned model is above the test loss at the
+    recommended epoch, in every run; where it is "good fit", not by more than min_rise,
+    in every run but the two documented exceptions."""
+    overfitting, good_fit, beyond = 0, 0, set()
+    for seed in _all_seeds(results):
+        for row in seeds_script.run_rows(results, seed):
+            if row["verdict"] == "overfitting":
+                assert row["test_loss_change"] > 0, (seed, row["model"])
+                overfitting += 1
+            elif row["verdict"] == "good fit":
+                good_fit += 1
+                if row["test_loss_change"] > DEFAULT_THRESHOLDS.min_rise:
+                    beyond.add((seed, row["model"]))
+    assert beyond == GOOD_FIT_EXCEPTIONS
+    assert overfitting >= 2 * len(_all_seeds(results)) and good_fit >= 4 * len(_all_seeds(results))
+
+
+def test_committed_report_and_docs_are_the_results_rederived(seeds_script, results):
+    text = seeds_script.markdown(results)
+    committed = seeds_script.DEFAULT_RESULTS.with_suffix(".md").read_text(encoding="utf-8")
+    assert committed == text
+    page = seeds_script.DOCS_PAGE.read_text(encoding="utf-8")
+    assert seeds_script.docs_block(page) == text.strip("\n")

@@ -573,3 +573,50 @@ def test_prediction_grid_from_estimator_unfitted():
     images, y_true, _ = _grid_inputs()
     with pytest.raises(NotFittedError):
         PredictionGridDisplay.from_estimator(DummyClassifier(), images, y_true)
+
+
+# ------------------------------------------------------------------ several runs: bands
+
+
+def _seeds(history, shifts=(-0.02, 0.0, 0.05)):
+    return [{key: list(np.asarray(values) + shift) for key, values in history.items()}
+            for shift in shifts]
+
+
+def test_history_display_of_several_runs_draws_mean_lines_in_std_bands():
+    runs = _seeds(HISTORIES["bigger"])
+    display = HistoryDisplay.from_history({"bigger": runs, "smaller": HISTORIES["smaller"]},
+                                          metric="loss")
+    training, validation = display.lines_["bigger"]
+    assert (training.get_linestyle(), validation.get_linestyle()) == ("-", "--")
+    values = np.array([run["val_loss"] for run in runs])
+    np.testing.assert_allclose(validation.get_ydata(), values.mean(axis=0))
+    band = display.fill_between_["bigger"][1].get_paths()[0].vertices[:, 1]
+    spread = values.std(axis=0)
+    np.testing.assert_allclose(
+        [band.min(), band.max()],
+        [(values.mean(axis=0) - spread).min(), (values.mean(axis=0) + spread).max()],
+    )
+    assert same_color(display.fill_between_["bigger"][1].get_facecolor()[0][:3],
+                      to_rgba(validation.get_color())[:3])
+    assert display.fill_between_["smaller"] == (None, None)
+    # The best epoch is marked on the mean validation curve.
+    assert display.best_epochs["bigger"] == 2
+    marker = display.best_epoch_markers_["bigger"]
+    assert marker.get_xdata()[0] == 2
+    assert marker.get_ydata()[0] == pytest.approx(values.mean(axis=0)[1])
+    assert _legend_texts(display)[-1] == "mean ± standard deviation"
+
+
+def test_history_display_from_estimator_runs_of_different_lengths():
+    runs = [FittedStub(HISTORIES["baseline"]), FittedStub(
+        {key: values[:4] for key, values in HISTORIES["baseline"].items()})]
+    display = HistoryDisplay.from_estimator(runs, metric="accuracy", name="baseline")
+    training, validation = display.lines_["baseline"]
+    np.testing.assert_array_equal(training.get_xdata(), np.arange(1, 7))
+    expected = [*np.mean([h[:4] for h in [HISTORIES["baseline"]["accuracy"]] * 2], axis=0),
+                *HISTORIES["baseline"]["accuracy"][4:]]
+    np.testing.assert_allclose(training.get_ydata(), expected)
+    assert _legend_texts(display)[:2] == ["baseline (training)", "baseline (validation)"]
+    with pytest.raises(NotFittedError):
+        HistoryDisplay.from_estimator([FittedStub(), FittedStub(HISTORIES["baseline"])])

@@ -17,6 +17,7 @@ from sklearn.model_selection import (
     learning_curve,
     validation_curve,
 )
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -518,4 +519,105 @@ def test_public_names():
     }
     assert exposed == set(report.__all__)
     for name in report.__all__:
-        assert getattr(report, name).__module__.startswith("skfashion.")
+        if name != "VERDICTS":
+            assert getattr(report, name).__module__.startswith("skfashion.")
+
+
+# ------------------------------------------------------------------ several runs
+
+
+def test_epoch_curve_returns_the_fold_histories_for_one_diagnosis(small_xy):
+    X, y = small_xy[0][:300], small_xy[1][:300]
+    frame, histories = report.epoch_curve(
+        EpochSGD(epochs=2), X, y, cv=2, return_histories=True
+    )
+    expected = [
+        EpochSGD(epochs=2).fit(X[train], y[train], validation_data=(X[test], y[test])).history_
+        for train, test in StratifiedKFold(2).split(X, y)
+    ]
+    assert len(histories) == 2
+    for got, want in zip(histories, expected, strict=True):
+        np.testing.assert_allclose(got["val_loss"], want["val_loss"])
+    pd.testing.assert_frame_equal(frame, aggregate_histories(expected))
+    diagnosis = report.diagnose(histories)
+    assert diagnosis.n_runs == 2
+    assert diagnosis.verdicts == tuple(report.diagnose(h).verdict for h in expected)
+
+
+def test_fit_seeds_and_seed_curve_vary_only_the_random_state(small_xy):
+    X, y = small_xy
+    estimator = EpochSGD(epochs=2, random_state=None)
+    params = {"validation_data": (X[200:300], y[200:300])}
+    fitted = report.fit_seeds(estimator, X[:200], y[:200], seeds=[3, 7], params=params)
+    assert [model.random_state for model in fitted] == [3, 7]
+    assert estimator.random_state is None and not hasattr(estimator, "history_")
+    alone = EpochSGD(epochs=2, random_state=7).fit(X[:200], y[:200], **params)
+    np.testing.assert_array_equal(fitted[1].history_["val_loss"], alone.history_["val_loss"])
+    assert fitted[0].history_["val_loss"] != fitted[1].history_["val_loss"]
+    frame, histories = report.seed_curve(
+        estimator, X[:200], y[:200], seeds=[3, 7], params=params, return_histories=True
+    )
+    assert frame["n_runs"].tolist() == [2, 2]
+    np.testing.assert_allclose(
+        frame["val_loss_mean"], np.mean([h["val_loss"] for h in histories], axis=0)
+    )
+    assert report.diagnose(fitted).verdicts == tuple(report.diagnose(f).verdict for f in fitted)
+    with pytest.raises(ValueError, match="no validation metrics"):
+        report.fit_seeds(estimator, X[:200], y[:200], seeds=1)
+
+
+@pytest.mark.slow
+def test_fit_seeds_of_fashion_mlp_match_single_fits(small_xy):
+    from skfashion import FashionMLP
+
+    X, y = small_xy
+    estimator = FashionMLP(hidden_layer_sizes=(16,), epochs=2, validation_fraction=0.25)
+    fitted = report.fit_seeds(estimator, X, y, seeds=2)
+    alone = FashionMLP(**{**estimator.get_params(), "random_state": 1}).fit(X, y)
+    np.testing.assert_array_equal(fitted[1].history_["val_loss"], alone.history_["val_loss"])
+    assert fitted[0].history_["val_loss"] != fitted[1].history_["val_loss"]
+    assert report.diagnose(fitted).n_runs == 2
+
+
+@pytest.mark.parametrize(
+    "seeds, match",
+    [(0, "at least 1"), (-2, "at least 1"), ([], "non-empty"), ([1, 1], "distinct"),
+     ([0.5], "random states"), (True, "random states"), ("abc", "random states")],
+)
+def test_bad_seeds_fail_before_any_training(seeds, match):
+    class NeverFit(EpochSGD):
+        def fit(self, *args, **kwargs):
+            raise AssertionError("trained despite bad seeds")
+
+    with pytest.raises(ValueError, match=match):
+        report.fit_seeds(NeverFit(), np.zeros((4, 2)), [0, 1, 0, 1], seeds=seeds)
+    with pytest.raises(ValueError, match=match):
+        report.seed_curve(NeverFit(), np.zeros((4, 2)), [0, 1, 0, 1], seeds=seeds)
+
+
+def test_fit_seeds_needs_a_random_state():
+    with pytest.raises(ValueError, match="no random_state parameter"):
+        report.fit_seeds(KNeighborsClassifier(), [[0]], [0])
+
+
+def test_diagnose_refuses_fitted_runs_of_different_configurations(small_xy):
+    X, y = small_xy
+    validation = (X[200:300], y[200:300])
+    runs = [
+        EpochSGD(epochs=1, random_state=0).fit(X[:200], y[:200], validation_data=validation),
+        EpochSGD(epochs=2, random_state=1).fit(X[:200], y[:200], validation_data=validation),
+    ]
+    with pytest.raises(ValueError, match=r"differ in \['epochs'\], not only in random_state"):
+        report.diagnose(runs)
+    with pytest.raises(ValueError, match="different models"):
+        report.diagnose([runs[0], DecisionTreeClassifier()])
+
+
+def test_compare_with_several_runs_per_model():
+    frame = report.compare({"bigger": [BIGGER, BIGGER, DROPOUT], "dropout": DROPOUT})
+    assert frame.index.tolist() == ["bigger", "dropout"]
+    assert frame.loc["bigger", "verdict"] == "overfitting"
+    assert (frame.loc["bigger", "agreement"], frame.loc["bigger", "n_runs"]) == (2, 3)
+    assert frame.loc["dropout", "n_runs"] == 1
+    assert frame.loc["bigger", "best_epoch_mean"] == pytest.approx(np.mean([2, 2, 6]))
+    assert frame.loc["bigger", "verdicts"] == "overfitting, overfitting, good fit"

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .._diagnostics import aggregate_histories
 from .._history import as_history, best_epoch, has_validation
 from ._base import SaveMixin, check_option, legend_prop, text_style
 
@@ -16,8 +17,19 @@ def _is_history_like(obj):
     return isinstance(obj, Mapping) or hasattr(obj, "history_") or hasattr(obj, "history")
 
 
+def _is_runs(obj):
+    """A list of histories or fitted estimators: several runs of one model."""
+    return isinstance(obj, list | tuple) and bool(obj) and all(map(_is_history_like, obj))
+
+
 def _is_single_history(obj):
-    return not (isinstance(obj, Mapping) and obj and all(map(_is_history_like, obj.values())))
+    if _is_runs(obj):
+        return True
+    return not (
+        isinstance(obj, Mapping)
+        and obj
+        and all(_is_history_like(value) or _is_runs(value) for value in obj.values())
+    )
 
 
 def _is_single_object(obj):
@@ -102,6 +114,35 @@ def _best_epoch_or_none(history, monitor):
     return best_epoch(history, monitor)
 
 
+def _mean_and_std(runs):
+    """Mean history and spread history (population std per epoch) of several runs."""
+    frame = aggregate_histories(runs, count="n_runs")
+    keys = [column.removesuffix("_mean") for column in frame.columns if column.endswith("_mean")]
+    mean = {key: frame[f"{key}_mean"].to_numpy(dtype=float) for key in keys}
+    std = {key: frame[f"{key}_std"].to_numpy(dtype=float) for key in keys}
+    return mean, std
+
+
+def _draw_bands(ax, curves, stds, lines, band_kw):
+    """Shade mean ± std around each drawn line; return name -> (band or None, band or None)."""
+    bands_by_name = {}
+    for (name, epochs, *means), pair in zip(curves, lines.values(), strict=True):
+        if stds.get(name) is None:
+            bands_by_name[name] = (None, None)
+            continue
+        bands = []
+        for mean, std, line in zip(means, stds[name], pair, strict=True):
+            if mean is None or std is None:
+                bands.append(None)
+                continue
+            color = band_kw.get("color", line.get_color())
+            bands.append(
+                ax.fill_between(epochs, mean - std, mean + std, **{**band_kw, "color": color})
+            )
+        bands_by_name[name] = tuple(bands)
+    return bands_by_name
+
+
 class HistoryDisplay(SaveMixin):
     """Training and validation curves over epochs for one or many models.
 
@@ -111,14 +152,22 @@ class HistoryDisplay(SaveMixin):
     A validation curve that keeps getting worse while the training curve keeps
     improving is the picture of overfitting.
 
+    A model given as a list of runs (seeds or folds of one configuration) is
+    drawn as its mean curves inside a shaded band of ± one standard deviation
+    (population, as :func:`skfashion.report.epoch_curve` computes it with
+    ``aggregate_histories``), the best epoch marked on the mean validation
+    curve, as scikit-learn's ``LearningCurveDisplay(std_display_style=
+    "fill_between")`` draws folds.
+
     Prefer :meth:`from_history` or :meth:`from_estimator` to create one.
 
     Parameters
     ----------
-    histories : dict of str or None to dict of str to ndarray
+    histories : dict of str or None to dict or list of dict
         Validated histories (see :func:`skfashion._history.as_history`) by
-        model name. The name ``None`` (a single model) labels the lines just
-        "Training" and "Validation".
+        model name, or a list of them for a model with several runs. The name
+        ``None`` (a single model) labels the lines just "Training" and
+        "Validation".
     metric : {"accuracy", "loss"}, default="accuracy"
         The per-epoch metric to draw.
     best_epochs : dict of str or None to int or None, default=None
@@ -137,12 +186,15 @@ class HistoryDisplay(SaveMixin):
         None for a history without validation.
     best_epoch_markers_ : dict of str or None to Line2D or None
         The best-epoch marker on each validation curve.
+    fill_between_ : dict of str or None to tuple of (PolyCollection or None, PolyCollection or None)
+        Training and validation band by model name; (None, None) for a model
+        with one run.
     legend_ : matplotlib Legend or None
         The legend, None when ``legend=None``.
 
     See Also
     --------
-    EpochCurveDisplay : Mean curves with ± standard deviation bands over runs.
+    EpochCurveDisplay : Mean curves with ± standard deviation bands from epoch-curve frames.
     sklearn.model_selection.LearningCurveDisplay : Scores against training set size.
 
     Examples
@@ -165,6 +217,16 @@ class HistoryDisplay(SaveMixin):
     >>> display.ax_.get_xlabel(), display.ax_.get_ylabel()
     ('Epoch', 'Loss')
     >>> plt.close(display.figure_)
+
+    Several runs of one model draw their mean inside a ± std band:
+
+    >>> seeds = [histories["bigger"], {**histories["bigger"], "val_loss": [0.47, 0.40, 0.52]}]
+    >>> display = HistoryDisplay.from_history({"bigger": seeds}, metric="loss")
+    >>> display.lines_["bigger"][1].get_ydata().round(3).tolist()
+    [0.46, 0.41, 0.51]
+    >>> [band is not None for band in display.fill_between_["bigger"]]
+    [True, True]
+    >>> plt.close(display.figure_)
     """
 
     def __init__(self, histories, *, metric="accuracy", best_epochs=None, monitor="val_loss"):
@@ -173,7 +235,17 @@ class HistoryDisplay(SaveMixin):
         self.best_epochs = best_epochs
         self.monitor = monitor
 
-    def plot(self, ax=None, *, lang="en", legend="full", colors=None, line_kw=None, marker_kw=None):
+    def plot(
+        self,
+        ax=None,
+        *,
+        lang="en",
+        legend="full",
+        colors=None,
+        line_kw=None,
+        marker_kw=None,
+        fill_between_kw=None,
+    ):
         """Draw the curves.
 
         Parameters
@@ -196,20 +268,27 @@ class HistoryDisplay(SaveMixin):
             as ``linewidth``.
         marker_kw : dict, default=None
             Keywords for the best-epoch markers (``marker="o"`` by default).
+        fill_between_kw : dict, default=None
+            Keywords for the ± standard deviation bands of models with several
+            runs (``alpha=0.2`` by default).
 
         Returns
         -------
         display : HistoryDisplay
         """
         from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
 
         check_option("metric", self.metric, METRICS)
         check_option("monitor", self.monitor, MONITORS)
         check_option("legend", legend, LEGENDS)
         words, font = text_style(lang)
         validation_key = f"val_{self.metric}"
-        curves = []
+        curves, stds, means = [], {}, {}
         for name, history in self.histories.items():
+            std = None
+            if _is_runs(history):
+                history, std = _mean_and_std(history)
             if self.metric not in history:
                 raise ValueError(
                     f"The history of {name or 'the model'} has no {self.metric!r} values "
@@ -219,9 +298,14 @@ class HistoryDisplay(SaveMixin):
             validation = history.get(validation_key)
             epochs = np.arange(1, len(training) + 1)
             curves.append((name, epochs, training, validation))
+            means[name] = history
+            if std is not None:
+                stds[name] = (std[self.metric], std.get(validation_key))
 
         ax = _new_axes(ax)
         self.lines_ = _plot_pairs(ax, curves, colors=colors, line_kw=line_kw, words=words)
+        band_kw = {"alpha": 0.2, "linewidth": 0, **(fill_between_kw or {})}
+        self.fill_between_ = _draw_bands(ax, curves, stds, self.lines_, band_kw)
         self.best_epoch_markers_ = {}
         best_epochs = self.best_epochs or {}
         for name, (_, validation_line) in self.lines_.items():
@@ -230,7 +314,7 @@ class HistoryDisplay(SaveMixin):
             if validation_line is not None and best is not None:
                 (marker,) = ax.plot(
                     [best],
-                    [self.histories[name][validation_key][best - 1]],
+                    [means[name][validation_key][best - 1]],
                     linestyle="none",
                     color=validation_line.get_color(),
                     label="_nolegend_",
@@ -249,6 +333,8 @@ class HistoryDisplay(SaveMixin):
             )
             for _ in markers[:1]
         ]
+        if stds:
+            extra.append(Patch(color="0.2", alpha=band_kw["alpha"], label=words["std_band"]))
         self.legend_ = _finish_axes(
             ax,
             self.lines_,
@@ -276,15 +362,17 @@ class HistoryDisplay(SaveMixin):
         colors=None,
         line_kw=None,
         marker_kw=None,
+        fill_between_kw=None,
     ):
         """Draw the curves of one history or of a mapping of histories.
 
         Parameters
         ----------
-        history : mapping, estimator, or dict of str to mapping or estimator
+        history : mapping, estimator, list of them, or dict of str to any of these
             One history (a mapping of metric name to per-epoch values such as
             ``estimator.history_`` or Keras' ``History``), a fitted estimator
-            with ``history_``, or a dict of model name to either of them.
+            with ``history_``, a list of them (several runs of one model,
+            drawn as mean ± std), or a dict of model name to any of these.
         metric : {"accuracy", "loss"}, default="accuracy"
             The per-epoch metric to draw.
         monitor : {"val_loss", "val_accuracy"}, default="val_loss"
@@ -304,6 +392,8 @@ class HistoryDisplay(SaveMixin):
             Keywords for every line.
         marker_kw : dict, default=None
             Keywords for the best-epoch markers.
+        fill_between_kw : dict, default=None
+            Keywords for the bands of models with several runs.
 
         Returns
         -------
@@ -319,6 +409,7 @@ class HistoryDisplay(SaveMixin):
             colors=colors,
             line_kw=line_kw,
             marker_kw=marker_kw,
+            fill_between_kw=fill_between_kw,
         )
 
     @classmethod
@@ -335,14 +426,17 @@ class HistoryDisplay(SaveMixin):
         colors=None,
         line_kw=None,
         marker_kw=None,
+        fill_between_kw=None,
     ):
         """Draw the ``history_`` curves of one fitted estimator or a dict of them.
 
         Parameters
         ----------
-        estimator : estimator or dict of str to estimator
+        estimator : estimator, list of estimators, or dict of str to either
             Fitted estimator(s) with a ``history_`` attribute, such as
-            :class:`~skfashion.FashionMLP`; a dict's keys name the models.
+            :class:`~skfashion.FashionMLP`; a list holds several runs of one
+            model (drawn as mean ± std, see :func:`skfashion.report.fit_seeds`);
+            a dict's keys name the models.
         metric : {"accuracy", "loss"}, default="accuracy"
             The per-epoch metric to draw.
         monitor : {"val_loss", "val_accuracy"}, default="val_loss"
@@ -361,6 +455,8 @@ class HistoryDisplay(SaveMixin):
             Keywords for every line.
         marker_kw : dict, default=None
             Keywords for the best-epoch markers.
+        fill_between_kw : dict, default=None
+            Keywords for the bands of models with several runs.
 
         Returns
         -------
@@ -369,11 +465,12 @@ class HistoryDisplay(SaveMixin):
         from sklearn.exceptions import NotFittedError
 
         estimators = _by_name(estimator, name, _is_single_object)
-        for key, fitted in estimators.items():
-            if not hasattr(fitted, "history_"):
-                raise NotFittedError(
-                    f"{type(fitted).__name__} {key or ''} has no history_: call fit first."
-                )
+        for key, value in estimators.items():
+            for fitted in value if _is_runs(value) else [value]:
+                if not hasattr(fitted, "history_"):
+                    raise NotFittedError(
+                        f"{type(fitted).__name__} {key or ''} has no history_: call fit first."
+                    )
         return cls._from_named(
             estimators,
             metric=metric,
@@ -384,13 +481,20 @@ class HistoryDisplay(SaveMixin):
             colors=colors,
             line_kw=line_kw,
             marker_kw=marker_kw,
+            fill_between_kw=fill_between_kw,
         )
 
     @classmethod
     def _from_named(cls, named, *, metric, monitor, **plot_kw):
         check_option("monitor", monitor, MONITORS)
-        histories = {key: as_history(value) for key, value in named.items()}
-        best_epochs = {key: _best_epoch_or_none(h, monitor) for key, h in histories.items()}
+        histories = {
+            key: [as_history(run) for run in value] if _is_runs(value) else as_history(value)
+            for key, value in named.items()
+        }
+        best_epochs = {
+            key: _best_epoch_or_none(_mean_and_std(h)[0] if _is_runs(h) else h, monitor)
+            for key, h in histories.items()
+        }
         display = cls(histories, metric=metric, best_epochs=best_epochs, monitor=monitor)
         return display.plot(**plot_kw)
 
@@ -512,18 +616,7 @@ class EpochCurveDisplay(SaveMixin):
         ax = _new_axes(ax)
         self.lines_ = _plot_pairs(ax, curves, colors=colors, line_kw=line_kw, words=words)
         band_kw = {"alpha": 0.2, "linewidth": 0, **(fill_between_kw or {})}
-        self.fill_between_ = {}
-        for (name, epochs, *means), lines in zip(curves, self.lines_.values(), strict=True):
-            bands = []
-            for mean, std, line in zip(means, stds[name], lines, strict=True):
-                if mean is None:
-                    bands.append(None)
-                    continue
-                color = band_kw.get("color", line.get_color())
-                bands.append(
-                    ax.fill_between(epochs, mean - std, mean + std, **{**band_kw, "color": color})
-                )
-            self.fill_between_[name] = tuple(bands)
+        self.fill_between_ = _draw_bands(ax, curves, stds, self.lines_, band_kw)
         extra = [Patch(color="0.2", alpha=band_kw["alpha"], label=words["std_band"])]
         self.legend_ = _finish_axes(
             ax,

@@ -1,17 +1,29 @@
-"""Per-epoch training and validation curves across cross-validation folds."""
+"""Per-epoch training and validation curves across cross-validation folds or seeds."""
 
-import numpy as np
-import pandas as pd
+from numbers import Integral
+
 from sklearn.base import clone
 from sklearn.model_selection import check_cv
 from sklearn.utils import _safe_indexing, indexable
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _check_method_params
 
-from .._history import TRAIN_KEYS, VALIDATION_KEYS, as_history, require_validation
+from .._diagnostics import aggregate_histories
+from .._history import as_history, require_validation
 
 
-def epoch_curve(estimator, X, y, *, groups=None, cv=5, n_jobs=None, params=None, verbose=0):
+def epoch_curve(
+    estimator,
+    X,
+    y,
+    *,
+    groups=None,
+    cv=5,
+    n_jobs=None,
+    params=None,
+    verbose=0,
+    return_histories=False,
+):
     """Training and validation curves per epoch, mean and spread over CV folds.
 
     For each fold of ``check_cv(cv, y, classifier=True)``, a clone of the
@@ -40,6 +52,9 @@ def epoch_curve(estimator, X, y, *, groups=None, cv=5, n_jobs=None, params=None,
         ``sample_weight``) are split with the folds.
     verbose : int, default=0
         joblib's verbosity.
+    return_histories : bool, default=False
+        Also return each fold's history, for example to diagnose the folds
+        together: ``diagnose(histories)``.
 
     Returns
     -------
@@ -50,6 +65,14 @@ def epoch_curve(estimator, X, y, *, groups=None, cv=5, n_jobs=None, params=None,
         and ``n_folds``. Folds may stop at different epochs (early stopping):
         the curves are aligned on the epoch number and each epoch's statistics
         are taken over the folds that reached it, as ``n_folds`` tells.
+    histories : list of dict
+        Each fold's history, in the order of the splits; only with
+        ``return_histories=True``.
+
+    See Also
+    --------
+    seed_curve : The same curves over seeds instead of folds.
+    skfashion.report.diagnose : One verdict with its agreement over the folds.
 
     Examples
     --------
@@ -71,7 +94,8 @@ def epoch_curve(estimator, X, y, *, groups=None, cv=5, n_jobs=None, params=None,
         delayed(_fit_fold)(clone(estimator), X, y, train, test, params)
         for train, test in splitter.split(X, y, groups)
     )
-    return aggregate_histories(histories)
+    frame = aggregate_histories(histories)
+    return (frame, histories) if return_histories else frame
 
 
 def _fit_fold(estimator, X, y, train, test, params):
@@ -84,38 +108,130 @@ def _fit_fold(estimator, X, y, train, test, params):
     return history
 
 
-def aggregate_histories(histories):
-    """Mean and standard deviation per epoch over histories of possibly different lengths.
+def check_seeds(seeds):
+    """The list of seeds ``seeds`` stands for: ``range(seeds)`` for an int, else the ints given."""
+    if isinstance(seeds, Integral) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ValueError(
+                f"seeds must be at least 1 (the number of runs), got {seeds}; pass seeds=5 for "
+                "five runs with random_state 0 to 4, or a list of random states."
+            )
+        return list(range(int(seeds)))
+    try:
+        seeds = list(seeds)
+    except TypeError:
+        raise ValueError(
+            f"seeds must be a number of runs (int >= 1) or a list of random states, got {seeds!r}."
+        ) from None
+    bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, Integral) or s < 0]
+    if not seeds or bad or len(set(seeds)) != len(seeds):
+        raise ValueError(
+            "seeds must be a number of runs (int >= 1) or a non-empty list of distinct "
+            f"random states (ints >= 0), got {seeds!r}."
+        )
+    return [int(s) for s in seeds]
+
+
+def fit_seeds(estimator, X, y, *, seeds=5, n_jobs=None, params=None, verbose=0):
+    """Fit clones of an estimator, one per seed, as :func:`epoch_curve` fits folds.
+
+    Each clone gets ``random_state=seed`` and is fitted on all of ``X, y``. For
+    :class:`~skfashion.FashionMLP` the seed sets the initial weights, the order
+    of the batches, the dropout masks and augmentation, and which images its
+    ``validation_fraction`` holds out; so the runs differ in everything that is
+    left to chance, and agree in the configuration.
 
     Parameters
     ----------
-    histories : sequence of mapping or estimator
-        One history per fold.
+    estimator : estimator
+        An unfitted estimator with a ``random_state`` parameter that records
+        ``history_`` with validation, such as
+        ``FashionMLP(validation_fraction=0.2)``.
+    X : array-like of shape (n_samples, n_features)
+        Images, one row per image.
+    y : array-like of shape (n_samples,)
+        Labels.
+    seeds : int or sequence of int, default=5
+        Number of runs (random states ``0, 1, ..., seeds - 1``) or the random
+        states themselves.
+    n_jobs : int, default=None
+        Seeds fitted in parallel by joblib (any joblib backend, Dask included).
+    params : dict, default=None
+        Extra arguments to ``fit``.
+    verbose : int, default=0
+        joblib's verbosity.
+
+    Returns
+    -------
+    estimators : list of estimator
+        The fitted clones, in the order of the seeds; pass them to
+        :func:`~skfashion.report.diagnose` for one verdict with its agreement.
+
+    See Also
+    --------
+    seed_curve : Mean and spread of the curves over the seeds.
+    """
+    seeds = check_seeds(seeds)
+    if "random_state" not in estimator.get_params():
+        raise ValueError(
+            f"{type(estimator).__name__} has no random_state parameter, so its seeds cannot "
+            "be varied; use epoch_curve to vary the data instead."
+        )
+    X, y = indexable(X, y)
+    params = {} if params is None else params
+    return Parallel(n_jobs=n_jobs, verbose=verbose)(
+        delayed(_fit_seed)(clone(estimator).set_params(random_state=seed), X, y, params)
+        for seed in seeds
+    )
+
+
+def _fit_seed(estimator, X, y, params):
+    estimator.fit(X, y, **params)
+    history = as_history(estimator)
+    if "val_loss" not in history and "val_accuracy" not in history:
+        require_validation(history)
+    return estimator
+
+
+def seed_curve(
+    estimator, X, y, *, seeds=5, n_jobs=None, params=None, verbose=0, return_histories=False
+):
+    """Training and validation curves per epoch, mean and spread over seeds.
+
+    Fits ``estimator`` once per seed with :func:`fit_seeds` and aggregates
+    their histories as :func:`epoch_curve` aggregates folds.
+
+    Parameters
+    ----------
+    estimator : estimator
+        An unfitted estimator with ``random_state`` that records validation in
+        ``history_``, such as ``FashionMLP(validation_fraction=0.2)``.
+    X : array-like of shape (n_samples, n_features)
+        Images.
+    y : array-like of shape (n_samples,)
+        Labels.
+    seeds : int or sequence of int, default=5
+        Number of runs (random states ``0 .. seeds - 1``) or the random states.
+    n_jobs : int, default=None
+        Seeds fitted in parallel by joblib.
+    params : dict, default=None
+        Extra arguments to ``fit``.
+    verbose : int, default=0
+        joblib's verbosity.
+    return_histories : bool, default=False
+        Also return each seed's history.
 
     Returns
     -------
     frame : pandas.DataFrame
-        As :func:`epoch_curve` returns. A NaN value (a diverged fold) makes
-        that epoch's mean NaN; a fold that stopped earlier only drops out.
+        As :func:`epoch_curve`, with ``n_runs`` (the seeds that reached each
+        epoch) instead of ``n_folds``.
+    histories : list of dict
+        Each seed's history; only with ``return_histories=True``.
     """
-    histories = [as_history(history) for history in histories]
-    if not histories:
-        raise ValueError("No history to aggregate.")
-    metrics = [key for key in TRAIN_KEYS + VALIDATION_KEYS if any(key in h for h in histories)]
-    for history in histories:
-        metrics += [key for key in history if key not in metrics]
-    n_epochs = max(len(history["loss"]) for history in histories)
-    columns = {}
-    for metric in metrics:
-        values = np.full((len(histories), n_epochs), np.nan)
-        reached = np.zeros_like(values, dtype=bool)
-        for row, history in enumerate(histories):
-            if metric in history:
-                values[row, : len(history[metric])] = history[metric]
-                reached[row, : len(history[metric])] = True
-        values = np.ma.masked_array(values, mask=~reached)
-        columns[f"{metric}_mean"] = values.mean(axis=0).filled(np.nan)
-        columns[f"{metric}_std"] = values.std(axis=0).filled(np.nan)
-    lengths = np.array([len(history["loss"]) for history in histories])
-    columns["n_folds"] = (lengths[:, np.newaxis] >= np.arange(1, n_epochs + 1)).sum(axis=0)
-    return pd.DataFrame(columns, index=pd.RangeIndex(1, n_epochs + 1, name="epoch"))
+    estimators = fit_seeds(
+        estimator, X, y, seeds=seeds, n_jobs=n_jobs, params=params, verbose=verbose
+    )
+    histories = [as_history(fitted) for fitted in estimators]
+    frame = aggregate_histories(histories, count="n_runs")
+    return (frame, histories) if return_histories else frame

@@ -5,7 +5,15 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .._diagnostics import Diagnosis, diagnose, score_verdict
+from .._diagnostics import (
+    DEFAULT_THRESHOLDS,
+    Diagnosis,
+    RunsDiagnosis,
+    combine,
+    diagnose,
+    score_verdict,
+)
+from .._display import mark
 from .._history import TRAIN_KEYS, VALIDATION_KEYS, as_history, has_validation
 
 
@@ -55,7 +63,7 @@ def history_frame(history):
         if "accuracy" in history:
             frame["accuracy_gap"] = frame["accuracy"] - frame["val_accuracy"]
         frame["loss_gap"] = frame["val_loss"] - frame["loss"]
-    return frame
+    return mark(frame, "history")
 
 
 def compare(models, **diagnose_params):
@@ -63,21 +71,27 @@ def compare(models, **diagnose_params):
 
     Parameters
     ----------
-    models : mapping of str to estimator, history or Diagnosis
+    models : mapping of str to estimator, history, Diagnosis, or list of runs
         Model name (such as ``"smaller"``, ``"baseline"``, ``"bigger"``) to a
-        fitted estimator with ``history_``, a history mapping or a
-        :class:`Diagnosis`.
+        fitted estimator with ``history_``, a history mapping, a
+        :class:`Diagnosis`, or several runs of that model (a list of
+        estimators or histories, or a :class:`RunsDiagnosis`).
     **diagnose_params
-        Thresholds passed to :func:`diagnose` (``min_rise``, ``patience``,
-        ``tol``, ``underfit_accuracy``, ``restore_best_weights``).
+        Thresholds passed to :func:`diagnose` (``min_rise``, ``min_drop``,
+        ``max_gap``, ``patience``, ``tol``, ``underfit_accuracy``,
+        ``restore_best_weights``).
 
     Returns
     -------
     frame : pandas.DataFrame
-        Indexed by ``model`` in the order given; columns ``best_epoch``,
-        ``best_val_accuracy``, ``final_train_accuracy``, ``final_val_accuracy``,
-        ``gap``, ``verdict``, ``onset_epoch``, ``recommended_epochs``, then the
-        other fields of :class:`Diagnosis`.
+        Indexed by ``model`` in the order given. With one run per model:
+        columns ``best_epoch``, ``best_val_accuracy``, ``final_train_accuracy``,
+        ``final_val_accuracy``, ``gap``, ``verdict``, ``onset_epoch``,
+        ``recommended_epochs``, then the other fields of :class:`Diagnosis`.
+        When any model has several runs, every row is a :class:`RunsDiagnosis`
+        (one run counts as one): columns ``verdict``, ``agreement``,
+        ``n_runs``, the mean and standard deviation of the answers, and each
+        run's verdict.
 
     Examples
     --------
@@ -85,7 +99,7 @@ def compare(models, **diagnose_params):
     >>> smaller = {"loss": [2.1, 1.8, 1.75], "accuracy": [0.30, 0.37, 0.38],
     ...            "val_loss": [1.9, 1.8, 1.78], "val_accuracy": [0.35, 0.37, 0.38]}
     >>> bigger = {"loss": [0.6, 0.4, 0.3, 0.2, 0.15],
-    ...           "accuracy": [0.8, 0.86, 0.9, 0.93, 0.95],
+    ...           "accuracy": [0.8, 0.86, 0.92, 0.95, 0.97],
     ...           "val_loss": [0.5, 0.45, 0.52, 0.6, 0.7],
     ...           "val_accuracy": [0.82, 0.84, 0.84, 0.83, 0.83]}
     >>> table = compare({"smaller": smaller, "bigger": bigger})
@@ -94,17 +108,31 @@ def compare(models, **diagnose_params):
     model
     smaller           3  underfitting         <NA>
     bigger            2   overfitting            2
+    >>> runs = compare({"bigger": [bigger, bigger], "smaller": smaller})
+    >>> runs[["verdict", "agreement", "n_runs"]]  # doctest: +NORMALIZE_WHITESPACE
+                  verdict  agreement  n_runs
+    model
+    bigger    overfitting          2       2
+    smaller  underfitting          1       1
     """
     if not isinstance(models, Mapping) or not models:
         raise ValueError(
             "models must be a non-empty mapping of model name to a fitted estimator, a "
-            f"history or a Diagnosis; got {type(models).__name__}."
+            f"history, a Diagnosis or a list of runs; got {type(models).__name__}."
         )
-    rows = []
-    for name, model in models.items():
-        diagnosis = model if isinstance(model, Diagnosis) else diagnose(model, **diagnose_params)
-        rows.append(diagnosis.to_frame(name))
-    return pd.concat(rows)
+    diagnoses = {name: _diagnosis(model, diagnose_params) for name, model in models.items()}
+    if any(isinstance(d, RunsDiagnosis) for d in diagnoses.values()):
+        diagnoses = {
+            name: d if isinstance(d, RunsDiagnosis) else combine([d])
+            for name, d in diagnoses.items()
+        }
+    return mark(pd.concat([d.to_frame(name) for name, d in diagnoses.items()]), "comparison")
+
+
+def _diagnosis(model, diagnose_params):
+    if isinstance(model, Diagnosis | RunsDiagnosis):
+        return model
+    return diagnose(model, **diagnose_params)
 
 
 def format_param_value(value):
@@ -139,7 +167,13 @@ def _param_column(values):
     return pd.Series(values)
 
 
-def cv_results_frame(search, *, metric=None, max_gap=0.05, underfit_score=0.6):
+def cv_results_frame(
+    search,
+    *,
+    metric=None,
+    max_gap=DEFAULT_THRESHOLDS.max_gap,
+    underfit_score=DEFAULT_THRESHOLDS.underfit_accuracy,
+):
     """A tidy table of a scikit-learn hyper-parameter search, best first.
 
     Parameters
@@ -149,11 +183,12 @@ def cv_results_frame(search, *, metric=None, max_gap=0.05, underfit_score=0.6):
     metric : str, default=None
         With multi-metric scoring, the scorer to report; None uses the
         search's ``refit`` scorer.
-    max_gap : float, default=0.05
+    max_gap : float, default=0.07
         Largest training-minus-test score gap of a candidate that does not
-        overfit.
+        overfit (``max_gap`` of :func:`diagnose`).
     underfit_score : float, default=0.6
-        Training score under which a candidate underfits.
+        Training score under which a candidate underfits
+        (``underfit_accuracy`` of :func:`diagnose`).
 
     Returns
     -------
@@ -163,7 +198,9 @@ def cv_results_frame(search, *, metric=None, max_gap=0.05, underfit_score=0.6):
         :func:`format_param_value` writes them, None where a candidate lacks
         the parameter), ``mean_test_score``, ``std_test_score``, with
         ``return_train_score=True`` also ``mean_train_score``,
-        ``std_train_score``, ``gap`` (train minus test) and ``verdict`` (see
+        ``std_train_score``, ``gap`` (train minus test) and ``verdict`` (the
+        rule of :func:`diagnose`, reading the row as one point of a fully
+        trained model: a gap above ``max_gap`` is "overfitting", see
         :func:`~skfashion._diagnostics.score_verdict`), then
         ``rank_test_score`` and ``mean_fit_time``.
 
@@ -208,7 +245,7 @@ def cv_results_frame(search, *, metric=None, max_gap=0.05, underfit_score=0.6):
     if "mean_fit_time" in results:
         frame["mean_fit_time"] = np.asarray(results["mean_fit_time"], dtype=float)
     frame.index = pd.RangeIndex(len(frame), name="candidate")
-    return frame.sort_values("rank_test_score", kind="stable")
+    return mark(frame.sort_values("rank_test_score", kind="stable"), "search")
 
 
 def _cv_results(search):
@@ -276,7 +313,13 @@ def _check_scores(scores, n_rows, name, what):
 
 
 def validation_curve_frame(
-    param_name, param_range, train_scores, test_scores, *, max_gap=0.05, underfit_score=0.6
+    param_name,
+    param_range,
+    train_scores,
+    test_scores,
+    *,
+    max_gap=DEFAULT_THRESHOLDS.max_gap,
+    underfit_score=DEFAULT_THRESHOLDS.underfit_accuracy,
 ):
     """A tidy table of :func:`sklearn.model_selection.validation_curve` results.
 
@@ -288,10 +331,14 @@ def validation_curve_frame(
         Its values, in the order they were tried.
     train_scores, test_scores : array-like of shape (n_values, n_folds)
         The scores ``validation_curve`` returns.
-    max_gap : float, default=0.05
-        Largest training-minus-test gap of a value that does not overfit.
+    max_gap : float, default=0.07
+        Largest training-minus-test gap of a value that does not overfit
+        (``max_gap`` of :func:`diagnose`).
     underfit_score : float, default=0.6
-        Training score under which a value underfits.
+        Training score under which a value underfits (``underfit_accuracy``
+        of :func:`diagnose`). Each row's ``verdict`` follows the rule of
+        :func:`diagnose`, reading the row as one point of a fully trained
+        model (see :func:`~skfashion._diagnostics.score_verdict`).
 
     Returns
     -------
@@ -321,17 +368,25 @@ def validation_curve_frame(
         index=pd.Index(values, name=param_name),
     )
     frame["verdict"] = score_verdict(
-        frame["mean_train_score"], frame["mean_test_score"], max_gap=max_gap,
+        frame["mean_train_score"],
+        frame["mean_test_score"],
+        max_gap=max_gap,
         underfit_score=underfit_score,
     )
     best = np.zeros(len(frame), dtype=bool)
     best[int(np.nanargmax(frame["mean_test_score"].to_numpy()))] = True
     frame["best"] = best
-    return frame
+    return mark(frame, "validation_curve")
 
 
 def learning_curve_frame(
-    train_sizes, train_scores, test_scores, *, min_gain=0.01, max_gap=0.05, underfit_score=0.6
+    train_sizes,
+    train_scores,
+    test_scores,
+    *,
+    min_gain=0.01,
+    max_gap=DEFAULT_THRESHOLDS.max_gap,
+    underfit_score=DEFAULT_THRESHOLDS.underfit_accuracy,
 ):
     """A tidy table of :func:`sklearn.model_selection.learning_curve` results.
 
@@ -344,10 +399,14 @@ def learning_curve_frame(
     min_gain : float, default=0.01
         Rise of the mean test score from one training size to the next above
         which more data still helps.
-    max_gap : float, default=0.05
-        Largest training-minus-test gap of a model that does not overfit.
+    max_gap : float, default=0.07
+        Largest training-minus-test gap of a model that does not overfit
+        (``max_gap`` of :func:`diagnose`).
     underfit_score : float, default=0.6
-        Training score under which the model underfits.
+        Training score under which the model underfits (``underfit_accuracy``
+        of :func:`diagnose`). Each row's ``verdict`` follows the rule of
+        :func:`diagnose`, reading the row as one point of a fully trained
+        model (see :func:`~skfashion._diagnostics.score_verdict`).
 
     Returns
     -------
@@ -385,7 +444,9 @@ def learning_curve_frame(
         index=pd.Index(sizes[order], name="train_size"),
     )
     frame["verdict"] = score_verdict(
-        frame["mean_train_score"], frame["mean_test_score"], max_gap=max_gap,
+        frame["mean_train_score"],
+        frame["mean_test_score"],
+        max_gap=max_gap,
         underfit_score=underfit_score,
     )
     frame["test_gain"] = frame["mean_test_score"].diff()
@@ -395,7 +456,7 @@ def learning_curve_frame(
     if len(helps):
         helps[0] = pd.NA
     frame["more_data_helps"] = helps
-    return frame
+    return mark(frame, "learning_curve")
 
 
 __all__ = [
