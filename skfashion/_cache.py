@@ -39,6 +39,7 @@ _NOT_TRAINING = frozenset(
         "_cli",
         "_datasets",
         "_diagnostics",
+        "_display",
         "_environment",
         "_files",
         "_i18n",
