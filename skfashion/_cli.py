@@ -638,3 +638,7 @@ def main(argv=None):
         except KeyboardInterrupt:
             print("skfashion: interrupted", file=sys.stderr)
             return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -36,3 +36,12 @@ def small_xy(fashion_train):
 def rng():
     """A seeded NumPy generator."""
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_result_cache(tmp_path_factory):
+    """The study's cache of finished fits lives in a folder of this test session only, so
+    that no test trains less because an earlier session (or the user) cached its models."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SKFASHION_CACHE", str(tmp_path_factory.mktemp("skfashion_cache")))
+        yield
