@@ -621,11 +621,7 @@ def _findings(result, words):
 
 
 def _per_class_table(matrix, words):
-    local = words.raw("class_names")
-    names = [
-        words("class_label", name=name, english=english)
-        for name, english in zip(local, CLASS_NAMES, strict=True)
-    ]
+    names = list(words.raw("class_names"))  # in Japanese with the English name in brackets
     totals = matrix.sum(axis=1)
     mistakes = matrix.copy()
     np.fill_diagonal(mistakes, 0)
