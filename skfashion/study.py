@@ -489,34 +489,42 @@ def _train(names, settings, data, verbose, progress, n_jobs):
     """Fit every model once per seed; model name -> list of estimators, and of probabilities."""
     from tqdm import tqdm
 
-    seeds = settings["seeds"]
     model_data = {name: _model_data(name, settings, data) for name in names}
-    total = len(seeds) * sum(_epochs(name, settings) for name in names)
+    runs = {}  # (name, seed) -> (estimator, proba) of every finished run
+
+    def finished(name, seed, run):
+        runs[name, seed] = run
+
+    # The runs to do, a model's seeds together (runs found elsewhere are left out here).
+    todo = {name: [s for s in settings["seeds"] if (name, s) not in runs] for name in names}
+    total = sum(len(seeds) * _epochs(name, settings) for name, seeds in todo.items())
     if progress is None:
         progress = getattr(sys.stderr, "isatty", lambda: False)()
     bar = tqdm(total=total, unit="epoch", file=sys.stderr, disable=not progress, leave=True)
-    runs = {}
     with bar, _printing_above(bar, verbose):
         if n_jobs is None or n_jobs == 1:
             watch = _Progress(bar, settings, verbose)
-            for name in names:
-                runs[name] = _fit_seeds(
+            for name, seeds in todo.items():
+                fits = _fit_seeds(
                     name, seeds, settings, model_data[name], verbose=verbose, progress=watch
                 )
+                for seed, run in zip(seeds, fits, strict=True):
+                    finished(name, seed, run)
         else:
             from joblib import Parallel, delayed
 
             bar.set_description("models")
-            jobs = [(name, seed) for name in names for seed in seeds]  # a model's seeds together
+            jobs = [(name, seed) for name, seeds in todo.items() for seed in seeds]
             done = Parallel(n_jobs=n_jobs, return_as="generator")(
                 delayed(_fit_and_predict)(name, seed, settings, model_data[name])
                 for name, seed in jobs
             )
-            for (name, _), run in zip(jobs, done, strict=True):
-                runs.setdefault(name, []).append(run)
+            for (name, seed), run in zip(jobs, done, strict=True):
+                finished(name, seed, run)
                 bar.update(_epochs(name, settings))
-    fitted = {name: [estimator for estimator, _ in runs[name]] for name in names}
-    probas = {name: [proba for _, proba in runs[name]] for name in names}
+    ordered = {name: [runs[name, seed] for seed in settings["seeds"]] for name in names}
+    fitted = {name: [estimator for estimator, _ in ordered[name]] for name in names}
+    probas = {name: [proba for _, proba in ordered[name]] for name in names}
     return fitted, probas
 
 
