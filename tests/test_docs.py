@@ -164,6 +164,7 @@ def test_walkthrough_runs_the_same_code_in_both_languages():
     english, japanese = (_python_blocks(path) for path in WALKTHROUGHS.values())
     assert len(english) == len(japanese) >= 10
     for en, ja in zip(english, japanese, strict=True):
+        ja = re.sub(r'^LANG = "\w+"', 'LANG = "en"', ja, flags=re.M)  # the parameters cell
         assert ast.dump(ast.parse(en)) == ast.dump(ast.parse(ja)), en
 
 

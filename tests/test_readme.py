@@ -22,9 +22,11 @@ def _bash_blocks():
 def _readme_commands():
     """The README's first two commands, split into words after `bash setup.sh &&`."""
     commands = []
-    for block in _bash_blocks()[:2]:
+    for block, setup_command in zip(
+        _bash_blocks()[:2], ("bash setup.sh", "bash setup.sh --test"), strict=True
+    ):
         setup, _, command = block.strip().partition(" && ")
-        assert setup == "bash setup.sh" and "\n" not in command
+        assert setup == setup_command and "\n" not in command
         commands.append(shlex.split(command))
     return commands
 

@@ -9,6 +9,7 @@ Save any table with :func:`save_table` as CSV, Markdown or HTML.
 """
 
 from .._diagnostics import VERDICTS, Diagnosis, RunsDiagnosis, Thresholds, diagnose, verdict_label
+from .._live import EpochProgress, LiveHistory
 from .._plot import EpochCurveDisplay, HistoryDisplay, PredictionGridDisplay, style_curve_display
 from ._epoch_curve import epoch_curve, fit_seeds, seed_curve
 from ._io import save_table
@@ -24,7 +25,9 @@ __all__ = [
     "VERDICTS",
     "Diagnosis",
     "EpochCurveDisplay",
+    "EpochProgress",
     "HistoryDisplay",
+    "LiveHistory",
     "PredictionGridDisplay",
     "RunsDiagnosis",
     "Thresholds",
