@@ -593,7 +593,7 @@ def _cmd_study(args):
     import pandas as pd
 
     with pd.option_context("display.unicode.east_asian_width", args.lang == "ja"):
-        print(result.summary_frame(args.lang).to_string(index=False))
+        print(result.summary_table(args.lang).to_string(index=False))
     print(
         f"\nReport in {result.out}{os.sep}: report.md, report.html and "
         f"{len(result.files) - 2} more files ({result.run_time:.1f} s)."

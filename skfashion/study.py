@@ -96,13 +96,11 @@ class StudyResult:
     """
 
     models: list
-    seeds: list
     estimators: dict
     histories: dict
     diagnoses: dict
     test_accuracy: dict
     test_proba: dict
-    summary: object
     comparison: object
     history: object
     confusion_matrix: object
@@ -111,6 +109,8 @@ class StudyResult:
     run_time: float = float("nan")
     out: Path = None
     files: list = field(default_factory=list)
+    seeds: list = field(default_factory=lambda: [0])
+    summary: object = None
 
     def __repr__(self):
         return (
@@ -118,8 +118,31 @@ class StudyResult:
             f"run_time={self.run_time:.1f})"
         )
 
-    def summary_frame(self, language=None):
-        """The table printed at the end of a run: one row per model, in words.
+    def summary_frame(self):
+        """One row per model: the three answers over the seeds and the test accuracy.
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            Indexed by ``model``: ``hidden_layer_sizes``, ``epochs_run``,
+            ``best_epoch`` and ``best_val_accuracy`` (means over the seeds),
+            ``verdict``, ``agreement``, ``n_runs``, ``test_accuracy`` (mean)
+            and ``test_accuracy_std``. :meth:`summary_table` is the same in
+            words.
+        """
+        if self.summary is None:  # a result put together by hand, one run per model
+            return self.comparison[[c for c in _SUMMARY_COLUMNS if c in self.comparison]]
+        frame = self.summary.rename(
+            columns={
+                "best_epoch_mean": "best_epoch",
+                "best_val_accuracy_mean": "best_val_accuracy",
+                "test_accuracy_mean": "test_accuracy",
+            }
+        )
+        return frame[list(_SUMMARY_COLUMNS)]
+
+    def summary_table(self, language=None):
+        """The table ``skfashion study`` prints: one row per model, in words.
 
         Parameters
         ----------
@@ -128,7 +151,7 @@ class StudyResult:
 
         Returns
         -------
-        frame : pandas.DataFrame
+        table : pandas.DataFrame
             Model, hidden units, epochs run, best epoch, validation accuracy
             there, verdict and test accuracy, as text: ``mean ± std`` over
             the seeds and the verdict with its agreement when there are
@@ -137,6 +160,19 @@ class StudyResult:
         from ._study_report import CLI_COLUMNS, Words, summary_table
 
         return summary_table(self, Words(language or self.settings["lang"]), CLI_COLUMNS)
+
+
+_SUMMARY_COLUMNS = (
+    "hidden_layer_sizes",
+    "epochs_run",
+    "best_epoch",
+    "best_val_accuracy",
+    "verdict",
+    "agreement",
+    "n_runs",
+    "test_accuracy",
+    "test_accuracy_std",
+)
 
 
 @validate_params(

@@ -244,7 +244,8 @@ def test_comparison_table_matches_the_models(tiny, fashion_test):
 
 def test_summary_states_agreement_and_spread_of_the_runs(tiny):
     """summary.csv and the report's summary table say what comparison.csv's runs say."""
-    _, out, _ = tiny
+    result, out, _ = tiny
+    frame = result.summary_frame()
     runs = _read(out, "comparison.csv").groupby("model", sort=False)
     summary = _read(out, "summary.csv").set_index("model")
     markdown = (out / "report.md").read_text(encoding="utf-8")
@@ -259,6 +260,11 @@ def test_summary_states_agreement_and_spread_of_the_runs(tiny):
         assert row["verdicts"] == ", ".join(per_seed["verdict"])
         assert row["test_accuracy_mean"] == pytest.approx(per_seed["test_accuracy"].mean())
         assert row["test_accuracy_std"] == pytest.approx(per_seed["test_accuracy"].std(ddof=0))
+        assert frame.loc[name, "test_accuracy"] == pytest.approx(row["test_accuracy_mean"])
+        assert frame.loc[name, "best_val_accuracy"] == pytest.approx(
+            per_seed["best_val_accuracy"].mean()
+        )
+        assert tuple(frame.loc[name, ["verdict", "agreement", "n_runs"]]) == (verdict, agreement, 2)
         cells = rows[name]
         assert cells[column["verdict"]] == _i18n.text(
             "en", "diagnosis.agreement", verdict=verdict, agreement=agreement, runs=2
