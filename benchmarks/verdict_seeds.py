@@ -378,9 +378,10 @@ def markdown(results):
                 _agreement_table(agreement_rows(results, trained)),
                 "",
             ]
-    for seed in HELD_OUT_SEEDS:
+    for seed in CHOICE_SEEDS + HELD_OUT_SEEDS:
         if histories(results, seed):
-            parts += [f"### Seed {seed} (held out)", "", _table(run_rows(results, seed)), ""]
+            kind = "held out" if seed in HELD_OUT_SEEDS else "thresholds chosen on it"
+            parts += [f"### Seed {seed} ({kind})", "", _table(run_rows(results, seed)), ""]
     held = [s for s in HELD_OUT_SEEDS if histories(results, s)]
     if held:
         parts += [

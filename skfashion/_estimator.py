@@ -25,19 +25,17 @@ from ._network import (
     compile_network,
     input_scaling,
 )
+from ._programs import SharedEpoch, kernel_weights, shared_evaluator, use_xla
 from ._seeds import Seeds, fit_seed
 from ._tf import import_tensorflow
 from ._training import (
     PREDICT_CHUNK,
     STEPS_PER_CALL,
     STEPS_PER_CALL_VERBOSE,
-    XLA_MIN_SAMPLES,
-    CompiledEpoch,
     EarlyStopping,
     TrainingRun,
     epoch_handlers,
     fit_loop,
-    make_evaluator,
 )
 
 RECIPES = MappingProxyType(
@@ -396,9 +394,11 @@ default="relu"
 
     def _train(self, X, y, validation, seeds, on_epoch_end):
         """Run the epochs of :func:`skfashion._training.fit_loop` and record the outcome."""
-        xla = len(y) >= XLA_MIN_SAMPLES and not self.augment
+        xla = use_xla(
+            kernel_weights(self.model_), len(y), self.epochs, self.batch_size, augment=self.augment
+        )
         ones = np.ones(len(y), dtype=np.float32)
-        run_epoch = CompiledEpoch(
+        run_epoch = SharedEpoch(
             self.model_,
             X,
             y,
@@ -411,7 +411,7 @@ default="relu"
         if validation is not None:
             X_val, y_val = validation
             w_val = np.ones(len(y_val), dtype=np.float32)
-            evaluate = make_evaluator(self.model_, X_val, y_val, w_val, xla=xla)
+            evaluate = shared_evaluator(self.model_, X_val, y_val, w_val, xla=xla)
         handlers = epoch_handlers(
             verbose=self.verbose,
             patience=self.patience if self.early_stopping else None,

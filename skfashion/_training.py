@@ -15,7 +15,6 @@ import numpy as np
 
 from ._tf import import_tensorflow
 
-XLA_MIN_SAMPLES = 10_000  # below this, XLA's compile time outweighs what it saves
 STEPS_PER_CALL = 1024  # batches per compiled call; Ctrl-C lands between calls
 STEPS_PER_CALL_VERBOSE = 64  # smaller calls, so that verbose=2's progress bar moves
 PREDICT_CHUNK = 8192  # images per network call in prediction and validation
@@ -248,8 +247,8 @@ class CompiledEpoch:
     Rather than ``model.fit``, whose ``tf.data`` iterator and per-step
     dispatch cost more than the arithmetic of a small network, each call
     trains on up to ``steps_per_call`` batches inside one ``tf.while_loop``
-    (compiled by XLA from :data:`XLA_MIN_SAMPLES` images up, unless the
-    network augments images, which XLA cannot compile). Loss and accuracy are
+    (compiled by XLA where :func:`skfashion._programs.use_xla` says it pays).
+    Loss and accuracy are
     what Keras' ``fit`` reports: the loss is the mean over the epoch's samples
     of ``weight * loss`` (Keras' ``sum_over_batch_size``), penalties included;
     accuracy is the weighted share of correct predictions.
@@ -274,7 +273,7 @@ class CompiledEpoch:
         self.n_full, self.rest = divmod(self.n_samples, self.batch_size)
         self.n_batches = self.n_full + (self.rest > 0)
         self.steps_per_call = steps_per_call
-        self._data = (tf.constant(X), tf.constant(y), tf.constant(sample_weight))
+        self.bind_data(X, y, sample_weight)
         weights = model.trainable_variables
         optimizer = model.optimizer
         optimizer.build(weights)
@@ -301,6 +300,11 @@ class CompiledEpoch:
         self._run_batches = run_batches
         self._last_batch = tf.function(step, jit_compile=xla)
 
+    def bind_data(self, X, y, sample_weight):
+        """Train on other data of the same size, dtype and width with the same programs."""
+        tf, _ = import_tensorflow()
+        self._data = (tf.constant(X), tf.constant(y), tf.constant(sample_weight))
+
     def __call__(self, order, progress):
         """Train on the batches of ``order``; return ``{"loss", "accuracy"}`` of the epoch."""
         tf, size = self._tf, self.batch_size
@@ -323,21 +327,30 @@ def _logs(totals, n_seen, prefix=""):
     return {f"{prefix}loss": loss_sum / n_seen, f"{prefix}accuracy": accuracy}
 
 
-def make_evaluator(model, X_val, y_val, sample_weight, *, xla):
-    """A function returning this epoch's ``val_loss`` and ``val_accuracy``.
-
-    They are what Keras' ``evaluate`` computes with the same sample weights:
-    penalties included, loss averaged over samples, accuracy weighted.
-    """
+def evaluation_step(model, *, xla):
+    """The compiled sums of loss, weighted hits and weight of ``model`` on one chunk."""
     tf, _ = import_tensorflow()
-    X_val, y_val, w_val = tf.constant(X_val), tf.constant(y_val), tf.constant(sample_weight)
-    n = int(X_val.shape[0])
 
     @tf.function(jit_compile=xla, reduce_retracing=True)
     def chunk_sums(xb, yb, wb):
         proba = model(xb, training=False)
         loss = model.compute_loss(y=yb, y_pred=proba, sample_weight=wb, training=False)
         return _weighted_sums(tf, loss, proba, yb, wb)
+
+    return chunk_sums
+
+
+def make_evaluator(model, X_val, y_val, sample_weight, *, xla, step=None):
+    """A function returning this epoch's ``val_loss`` and ``val_accuracy``.
+
+    They are what Keras' ``evaluate`` computes with the same sample weights:
+    penalties included, loss averaged over samples, accuracy weighted. ``step``
+    is an :func:`evaluation_step` of ``model`` to reuse (None compiles one).
+    """
+    tf, _ = import_tensorflow()
+    X_val, y_val, w_val = tf.constant(X_val), tf.constant(y_val), tf.constant(sample_weight)
+    n = int(X_val.shape[0])
+    chunk_sums = evaluation_step(model, xla=xla) if step is None else step
 
     def evaluate():
         totals = np.zeros(3)

@@ -109,10 +109,9 @@ def test_bigger_reference_run_overfits():
         (DROPOUT, "good fit", 20),
         (UNDERFITTING, "underfitting", 5),
         (UPTICK_MIDDLE, "good fit", 8),
-        (UPTICK_LAST, "good fit", 5),
         (SMALL_CREEP, "good fit", 5),
     ],
-    ids=["improving", "dropout", "underfitting", "uptick-middle", "uptick-last", "creep-3pct"],
+    ids=["improving", "dropout", "underfitting", "uptick-middle", "creep-3pct"],
 )
 def test_not_overfitting(history, verdict, best):
     d = diagnose(history)
@@ -135,9 +134,12 @@ def test_small_creep_is_measured_but_below_min_rise():
 
 def test_plateau_then_rise_onset_is_the_end_of_the_plateau():
     d = diagnose(PLATEAU_THEN_RISE)
+    # Changed on purpose (max_gap 0.07, chosen on seeds 0-4; was "overfitting"): the gap
+    # reaches 0.07 only in epoch 8, so the accuracy curves show a stall, not yet a gap.
     assert (d.verdict, d.best_epoch, d.onset_epoch, d.recommended_epochs) == (
-        "overfitting", 4, 6, 4
+        "starting to overfit", 4, 6, 4
     )
+    assert diagnose(PLATEAU_THEN_RISE, max_gap=0.05).verdict == "overfitting"
     # With no tolerance the onset is the best epoch itself.
     assert diagnose(PLATEAU_THEN_RISE, tol=0).onset_epoch == 4
 
@@ -356,7 +358,9 @@ def test_to_frame():
         (0.40, 0.38, "underfitting"),
         (0.50, 0.30, "overfitting"),
         (0.88, 0.86, "good fit"),
-        (0.88, 0.83, "good fit"),  # a gap of exactly max_gap is allowed
+        (0.88, 0.83, "good fit"),
+        (0.88, 0.81, "good fit"),  # a gap of exactly max_gap (0.07) is allowed
+        (0.88, 0.8099, "overfitting"),
         (float("nan"), 0.8, None),
     ],
 )
@@ -423,14 +427,15 @@ ACCURACY_FALLING = make_history(
     "history, verdict, loss_signal, accuracy_signal",
     [
         (bigger_history(), "overfitting", "rising", "gap"),
-        (DROPOUT_CREEP, "starting to overfit", "rising", "stalled"),
+        (DROPOUT_CREEP, "starting to overfit", "jumped", "stalled"),
         (L2_GAP, "starting to overfit", "stalled", "gap"),
         (ACCURACY_FALLING, "starting to overfit", "stalled", "falling"),
         (IMPROVING, "good fit", "improving", "improving"),
         # Validation accuracy stalled, but the loss curves did not: not yet overfitting.
         (SMALL_CREEP, "good fit", "flat", "stalled"),
-        # A 30 % jump of validation loss in the last epoch while validation accuracy improved.
-        (UPTICK_LAST, "good fit", "jumped", "improving"),
+        # Changed on purpose (min_rise 0.15, chosen on seeds 0-4; was "good fit"): a 30 % jump
+        # of validation loss in the last epoch while the training loss fell only 11 %.
+        (UPTICK_LAST, "unstable", "noisy", "improving"),
         (NOISY_END, "unstable", "noisy", "flat"),
         (BOTH_RISING, "unstable", None, None),
     ],

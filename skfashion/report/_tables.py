@@ -13,6 +13,7 @@ from .._diagnostics import (
     diagnose,
     score_verdict,
 )
+from .._display import mark
 from .._history import TRAIN_KEYS, VALIDATION_KEYS, as_history, has_validation
 
 
@@ -62,7 +63,7 @@ def history_frame(history):
         if "accuracy" in history:
             frame["accuracy_gap"] = frame["accuracy"] - frame["val_accuracy"]
         frame["loss_gap"] = frame["val_loss"] - frame["loss"]
-    return frame
+    return mark(frame, "history")
 
 
 def compare(models, **diagnose_params):
@@ -98,7 +99,7 @@ def compare(models, **diagnose_params):
     >>> smaller = {"loss": [2.1, 1.8, 1.75], "accuracy": [0.30, 0.37, 0.38],
     ...            "val_loss": [1.9, 1.8, 1.78], "val_accuracy": [0.35, 0.37, 0.38]}
     >>> bigger = {"loss": [0.6, 0.4, 0.3, 0.2, 0.15],
-    ...           "accuracy": [0.8, 0.86, 0.9, 0.93, 0.95],
+    ...           "accuracy": [0.8, 0.86, 0.92, 0.95, 0.97],
     ...           "val_loss": [0.5, 0.45, 0.52, 0.6, 0.7],
     ...           "val_accuracy": [0.82, 0.84, 0.84, 0.83, 0.83]}
     >>> table = compare({"smaller": smaller, "bigger": bigger})
@@ -125,7 +126,7 @@ def compare(models, **diagnose_params):
             name: d if isinstance(d, RunsDiagnosis) else combine([d])
             for name, d in diagnoses.items()
         }
-    return pd.concat([d.to_frame(name) for name, d in diagnoses.items()])
+    return mark(pd.concat([d.to_frame(name) for name, d in diagnoses.items()]), "comparison")
 
 
 def _diagnosis(model, diagnose_params):
@@ -182,7 +183,7 @@ def cv_results_frame(
     metric : str, default=None
         With multi-metric scoring, the scorer to report; None uses the
         search's ``refit`` scorer.
-    max_gap : float, default=0.05
+    max_gap : float, default=0.07
         Largest training-minus-test score gap of a candidate that does not
         overfit (``max_gap`` of :func:`diagnose`).
     underfit_score : float, default=0.6
@@ -244,7 +245,7 @@ def cv_results_frame(
     if "mean_fit_time" in results:
         frame["mean_fit_time"] = np.asarray(results["mean_fit_time"], dtype=float)
     frame.index = pd.RangeIndex(len(frame), name="candidate")
-    return frame.sort_values("rank_test_score", kind="stable")
+    return mark(frame.sort_values("rank_test_score", kind="stable"), "search")
 
 
 def _cv_results(search):
@@ -330,7 +331,7 @@ def validation_curve_frame(
         Its values, in the order they were tried.
     train_scores, test_scores : array-like of shape (n_values, n_folds)
         The scores ``validation_curve`` returns.
-    max_gap : float, default=0.05
+    max_gap : float, default=0.07
         Largest training-minus-test gap of a value that does not overfit
         (``max_gap`` of :func:`diagnose`).
     underfit_score : float, default=0.6
@@ -375,7 +376,7 @@ def validation_curve_frame(
     best = np.zeros(len(frame), dtype=bool)
     best[int(np.nanargmax(frame["mean_test_score"].to_numpy()))] = True
     frame["best"] = best
-    return frame
+    return mark(frame, "validation_curve")
 
 
 def learning_curve_frame(
@@ -398,7 +399,7 @@ def learning_curve_frame(
     min_gain : float, default=0.01
         Rise of the mean test score from one training size to the next above
         which more data still helps.
-    max_gap : float, default=0.05
+    max_gap : float, default=0.07
         Largest training-minus-test gap of a model that does not overfit
         (``max_gap`` of :func:`diagnose`).
     underfit_score : float, default=0.6
@@ -455,7 +456,7 @@ def learning_curve_frame(
     if len(helps):
         helps[0] = pd.NA
     frame["more_data_helps"] = helps
-    return frame
+    return mark(frame, "learning_curve")
 
 
 __all__ = [
