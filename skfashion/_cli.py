@@ -537,7 +537,20 @@ def _add_study_parser(commands):
         help="training images of the size comparison and remedies (default: 6,000, 2,000 "
         "with --quick)",
     )
-    study.add_argument("--random-state", type=int, default=0, metavar="SEED", help="default: 0")
+    study.add_argument(
+        "--seeds",
+        type=_positive_int,
+        metavar="N",
+        help="runs of every model, with seeds SEED, SEED+1, ...: each verdict then says in how "
+        "many runs it came out (default: 3, 1 with --quick)",
+    )
+    study.add_argument(
+        "--random-state",
+        type=int,
+        default=0,
+        metavar="SEED",
+        help="seed of every model's first run (default: 0)",
+    )
     study.add_argument(
         "--out",
         type=Path,
@@ -580,6 +593,7 @@ def _cmd_study(args):
             epochs=args.epochs,
             models=args.models,
             subset_size=args.subset_size,
+            seeds=args.seeds,
             random_state=args.random_state,
             lang=args.lang,
             verbose=int(args.verbose),
@@ -588,7 +602,10 @@ def _cmd_study(args):
             cache=False if args.no_cache else args.cache_dir or True,
         )
     print()
-    print(result.summary_frame().to_string(float_format=lambda value: f"{value:.3f}"))
+    import pandas as pd
+
+    with pd.option_context("display.unicode.east_asian_width", args.lang == "ja"):
+        print(result.summary_table(args.lang).to_string(index=False))
     print(
         f"\nReport in {result.out}{os.sep}: report.md, report.html and "
         f"{len(result.files) - 2} more files ({result.run_time:.1f} s)."

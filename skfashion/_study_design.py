@@ -74,8 +74,12 @@ VALIDATION_FRACTION = 0.2
 TUTORIAL_EPOCHS = 5  # the course's program
 TRAINING = MappingProxyType({"batch_size": 32, "optimizer": "adam", "learning_rate": 0.001})
 MIN_SUBSET = 100  # a stratified 20 % validation split needs every class on both sides
-FULL = MappingProxyType({"epochs": 20, "subset_size": 6_000, "tutorial_size": N_IMAGES["train"]})
-QUICK = MappingProxyType({"epochs": 8, "subset_size": 2_000, "tutorial_size": 3_000})
+# seeds: runs of every model, so that each verdict comes with its agreement and each number
+# with its spread.
+FULL = MappingProxyType(
+    {"epochs": 20, "subset_size": 6_000, "tutorial_size": N_IMAGES["train"], "seeds": 3}
+)
+QUICK = MappingProxyType({"epochs": 8, "subset_size": 2_000, "tutorial_size": 3_000, "seeds": 1})
 
 
 class Reference(NamedTuple):
@@ -116,6 +120,7 @@ FILES = MappingProxyType(
         "report_md": "report.md",
         "report_html": "report.html",
         "study_json": "study.json",
+        "summary_csv": "summary.csv",
         "comparison_csv": "comparison.csv",
         "history_csv": "history.csv",
         "confusion_csv": "confusion_matrix.csv",

@@ -30,7 +30,7 @@ from ._study_design import (
     SIZE_MODELS,
     TUTORIAL_MODELS,
 )
-from .report import save_table
+from .report import save_table, verdict_label
 
 N_PREDICTION_IMAGES = 15
 FIGURE_DPI = 100
@@ -48,6 +48,27 @@ COLORS = {
     "bigger+augment": "C8",
     "bigger+early_stopping": "C9",
 }
+
+# The summary table's columns: in the report, and printed by the command.
+SUMMARY_COLUMNS = (
+    "hidden_layer_sizes",
+    "train_images",
+    "epochs_run",
+    "best_epoch",
+    "best_val_accuracy",
+    "final_val_accuracy",
+    "gap",
+    "verdict",
+    "test_accuracy",
+)
+CLI_COLUMNS = (
+    "hidden_layer_sizes",
+    "epochs_run",
+    "best_epoch",
+    "best_val_accuracy",
+    "verdict",
+    "test_accuracy",
+)
 
 # The figures of history curves: file, title and the models each shows (remedies with the model
 # they cure).
@@ -89,10 +110,16 @@ def write_figures_and_tables(folder, result, X_test, y_test):
     lang = result.settings["lang"]
     names = result.models
     files = []
+    save_table(result.summary, folder / FILES["summary_csv"])
     save_table(result.comparison, folder / FILES["comparison_csv"])
     save_table(result.history, folder / FILES["history_csv"])
     save_table(_references_frame(result), folder / FILES["references_csv"])
-    files += [FILES["comparison_csv"], FILES["history_csv"], FILES["references_csv"]]
+    files += [
+        FILES["summary_csv"],
+        FILES["comparison_csv"],
+        FILES["history_csv"],
+        FILES["references_csv"],
+    ]
     if result.confusion_matrix is not None:
         matrix = pd.DataFrame(
             result.confusion_matrix,
@@ -107,7 +134,7 @@ def write_figures_and_tables(folder, result, X_test, y_test):
         if key == "remedies_png" and not any(name in REMEDY_MODELS for name in shown):
             continue
         if shown:
-            estimators = {name: result.estimators[name] for name in shown}
+            estimators = {name: _runs_to_draw(result.estimators[name]) for name in shown}
             _history_figure(estimators, _figure_text(title, lang), lang, folder / FILES[key])
             files.append(FILES[key])
     if "tutorial" in names:
@@ -115,6 +142,11 @@ def write_figures_and_tables(folder, result, X_test, y_test):
         _confusion_figure(result, lang, folder / FILES["confusion_png"])
         files += [FILES["predictions_png"], FILES["confusion_png"]]
     return files
+
+
+def _runs_to_draw(estimators):
+    """Several seeds as a list (mean line in a band), one seed as itself (its own line)."""
+    return estimators if len(estimators) > 1 else estimators[0]
 
 
 def _figure_text(key, lang):
@@ -162,8 +194,8 @@ def _predictions_figure(result, X_test, y_test, path):
     display = PredictionGridDisplay.from_predictions(
         X_test,
         y_test,
-        result.test_proba["tutorial"],
-        classes=result.estimators["tutorial"].classes_,
+        result.test_proba["tutorial"][0],
+        classes=result.estimators["tutorial"][0].classes_,
         n_images=N_PREDICTION_IMAGES,
         ax=figure.add_subplot(),
         n_cols=n_cols,
@@ -204,8 +236,21 @@ def write_documents(folder, result, files):
         "settings": result.settings,
         "environment": result.environment,
         "run_time_s": result.run_time,
-        "test_accuracy": result.test_accuracy,
+        "seeds": result.seeds,
+        "test_accuracy": {
+            name: float(np.mean(accuracies)) for name, accuracies in result.test_accuracy.items()
+        },
         "verdicts": {name: d.verdict for name, d in result.diagnoses.items()},
+        "agreement": {name: d.agreement for name, d in result.diagnoses.items()},
+        "runs": {
+            name: [
+                {"seed": seed, "test_accuracy": accuracy, "verdict": run.verdict}
+                for seed, accuracy, run in zip(
+                    result.seeds, result.test_accuracy[name], d.runs, strict=True
+                )
+            ]
+            for name, d in result.diagnoses.items()
+        },
         "files": sorted([*files, *DOCUMENTS]),
     }
     written = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
@@ -237,14 +282,17 @@ def _markdown_table(frame):
 def render_markdown(result, files, words):
     """``report.md``: the template filled with this run's numbers and ``words``."""
     names, settings = result.models, result.settings
-    n_test = len(result.test_proba[names[0]])
+    n_test = len(result.test_proba[names[0]][0])
+    n_seeds = len(result.seeds)
     context = {
         "t": words,
         "settings": settings,
         "n_test": n_test,
+        "seeds": _seeds_words(result, words),
+        "n_seeds": n_seeds,
         "run_time": _duration(result.run_time, words),
         "cpus": result.environment["cpu_count"],
-        "summary": _summary_table(result, words),
+        "summary": summary_table(result, words),
         "findings": _findings(result, words),
         "tutorial": _tutorial(result, words) if "tutorial" in names else None,
         "size": _group(result, words, SIZE_MODELS),
@@ -291,20 +339,28 @@ def render_html(markdown, folder, words):
 
 
 def _model(name, result, words):
-    """What the report says about one model: its network and the three answers."""
-    diagnosis, estimator = result.diagnoses[name], result.estimators[name]
+    """What the report says about one model: its network and the three answers over its seeds."""
+    d, row = result.diagnoses[name], result.summary.loc[name]
+    fit_time = _duration(row["fit_time_s"], words)
+    per_seed = None
+    if d.n_runs > 1:
+        fit_time = words("model.fit_time_seeds", time=fit_time, n=d.n_runs)
+        per_seed = words.join(
+            words("model.per_seed", seed=seed, accuracy=accuracy)
+            for seed, accuracy in zip(result.seeds, result.test_accuracy[name], strict=True)
+        )
     return {
         "name": name,
         "network": _network(name, result, words),
-        "best_epoch": "–" if diagnosis.best_epoch is None else diagnosis.best_epoch,
-        "epochs_run": diagnosis.epochs_run,
-        "best_val_accuracy": diagnosis.best_val_accuracy,
-        "overfitting": diagnosis.overfitting,
-        "verdict": words(f"verdict.{diagnosis.verdict}"),
-        "test_accuracy": result.test_accuracy[name],
-        "n_test": len(result.test_proba[name]),
-        "fit_time": _duration(estimator.fit_time_, words),
-        "summary": diagnosis.summary(language=words.language),
+        "best_epoch": _cell("best_epoch", name, result, words),
+        "epochs_run": d.epochs_run,
+        "best_val_accuracy": _cell("best_val_accuracy", name, result, words),
+        "verdict": _cell("verdict", name, result, words),
+        "test_accuracy": _cell("test_accuracy", name, result, words),
+        "test_per_seed": per_seed,
+        "n_test": len(result.test_proba[name][0]),
+        "fit_time": fit_time,
+        "summary": d.summary(language=words.language),
     }
 
 
@@ -321,7 +377,7 @@ def _group(result, words, group):
 
 
 def _tutorial(result, words):
-    estimator = result.estimators["tutorial"]
+    estimator = result.estimators["tutorial"][0]
     return {
         "model": _model("tutorial", result, words),
         "units": _units("tutorial", result),
@@ -329,6 +385,7 @@ def _tutorial(result, words):
         "batch_size": estimator.batch_size,
         "epochs": estimator.epochs,
         "per_class": _per_class_table(result.confusion_matrix, words),
+        "seed": result.seeds[0],
         "n_confusion": int(result.confusion_matrix.sum()),
     }
 
@@ -345,7 +402,7 @@ def _remedy(name, words):
 
 
 def _strong(result, words):
-    n_train, n_val = _split(result.estimators["strong"])
+    n_train, n_val = _split(result.estimators["strong"][0])
     return {
         "intro": words(
             "strong_intro",
@@ -355,19 +412,19 @@ def _strong(result, words):
             val=result.settings["validation_fraction"],
             n=n_train + n_val,
             n_train=n_train,
-            epochs=result.estimators["strong"].epochs,
+            epochs=result.estimators["strong"][0].epochs,
         ),
         "model": _model("strong", result, words),
     }
 
 
 def _units(name, result):
-    return result.comparison.loc[name, "hidden_layer_sizes"]
+    return result.summary.loc[name, "hidden_layer_sizes"]
 
 
 def _network_parts(name, result, words):
     """The network's settings that differ from plain: units, batch norm, dropout, L2…"""
-    estimator = result.estimators[name]
+    estimator = result.estimators[name][0]
     parts = [words("network.units", units=_units(name, result))]
     if estimator.batch_norm:
         parts.append(words("network.batch_norm"))
@@ -387,7 +444,7 @@ def _network_parts(name, result, words):
 
 
 def _network(name, result, words):
-    estimator = result.estimators[name]
+    estimator = result.estimators[name][0]
     n_train, n_val = _split(estimator)
     n = n_train + n_val
     images = words(
@@ -419,21 +476,26 @@ def _references_rows(result, words):
         }
         for key, reference in REFERENCES.items()
     ]
+    several = len(result.seeds) > 1
     for name in (name for name in result.models if name in FULL_DATA_MODELS):
-        n_train, n_val = _split(result.estimators[name])
-        accuracy = result.test_accuracy[name]
+        estimator = result.estimators[name][0]
+        n_train, n_val = _split(estimator)
+        row = result.summary.loc[name]
+        accuracy, std = float(row["test_accuracy_mean"]), float(row["test_accuracy_std"])
+        # k/10,000 test images: exact to 4 decimals
+        shown = f"{accuracy:.4f} ± {std:.4f}" if several else f"{accuracy:.4f}"
         rows.append(
             {
                 "model": words("this_run_model", name=name),
                 "test_accuracy": accuracy,
-                "std": None,
-                "shown": f"**{accuracy:.4f}**",  # k/10,000 test images: exact to 4 decimals
+                "std": std if several else None,
+                "shown": f"**{shown}**",
                 "source": words(
-                    "this_run_source",
+                    "this_run_source_seeds" if several else "this_run_source",
                     n_train=n_train,
                     n_val=n_val,
-                    epochs=result.estimators[name].epochs,
-                    seed=result.settings["seed"],
+                    epochs=estimator.epochs,
+                    seeds=words.join(str(seed) for seed in result.seeds),
                 ),
                 "approximate": False,
                 "this_run": True,
@@ -463,37 +525,89 @@ def _references_table(result, words):
     )
 
 
-def _summary_table(result, words):
-    frame = result.comparison
-    columns = {
-        "hidden_layer_sizes": str,
-        "train_images": "{:,}".format,
-        "epochs_run": str,
-        "best_epoch": lambda v: "–" if pd.isna(v) else str(v),
-        "best_val_accuracy": "{:.3f}".format,
-        "final_train_accuracy": "{:.3f}".format,
-        "final_val_accuracy": "{:.3f}".format,
-        "verdict": lambda v: words(f"verdict.{v}"),
-        "test_accuracy": "{:.3f}".format,
-    }
-    table = pd.DataFrame({words("column.model"): list(frame.index)})
-    for column, fmt in columns.items():
-        table[words(f"column.{column}")] = [fmt(value) for value in frame[column]]
+def summary_table(result, words, columns=SUMMARY_COLUMNS):
+    """One row per model, in ``words``' language: a text table for the report and the command.
+
+    With several seeds a number is ``mean ± std`` over them and the verdict
+    the most common one with its agreement (``RunsDiagnosis.agreement_label``).
+    """
+    table = pd.DataFrame({words("column.model"): list(result.models)})
+    for column in columns:
+        table[words(f"column.{column}")] = [
+            _cell(column, name, result, words) for name in result.models
+        ]
     return table
+
+
+# Summary columns shown as mean ± std: (column of result.summary without _mean/_std, decimals).
+_SPREAD = {
+    "best_epoch": ("best_epoch", 1),
+    "best_val_accuracy": ("best_val_accuracy", 3),
+    "final_val_accuracy": ("final_val_accuracy", 3),
+    "gap": ("gap", 3),
+    "test_accuracy": ("test_accuracy", 3),
+}
+
+
+def _cell(column, name, result, words):
+    """One model's value of a summary column, as text."""
+    row, d = result.summary.loc[name], result.diagnoses[name]
+    if column == "verdict":
+        if d.n_runs == 1:
+            return verdict_label(d.verdict, words.language)
+        return d.agreement_label(words.language)
+    if column == "train_images":
+        return f"{row[column]:,}"
+    if column in _SPREAD:
+        key, decimals = _SPREAD[column]
+        mean, std = row[f"{key}_mean"], row[f"{key}_std"]
+        if pd.isna(mean):
+            return "–"
+        if d.n_runs == 1:
+            return f"{mean:.{0 if column == 'best_epoch' else decimals}f}"
+        return f"{mean:.{decimals}f} ± {std:.{decimals}f}"
+    return str(row[column])
+
+
+def _seeds_words(result, words):
+    """The paragraph that says how many seeds every model was trained with."""
+    seeds = result.seeds
+    if len(seeds) == 1:
+        return words("one_seed_intro", seed=seeds[0])
+    return words("seeds_intro", n=len(seeds), seeds=words.join(str(seed) for seed in seeds))
+
+
+def _models_with(verdicts, result, words):
+    """The models whose verdict is one of ``verdicts``, each with its agreement over seeds."""
+    items = []
+    for name in result.models:
+        d = result.diagnoses[name]
+        if d.verdict in verdicts:
+            items.append(
+                name
+                if d.n_runs == 1
+                else words("agreement_item", name=name, agreement=d.agreement, runs=d.n_runs)
+            )
+    return words.join(items)
 
 
 def _findings(result, words):
     names, diagnoses = result.models, result.diagnoses
-    best = max(names, key=lambda name: result.test_accuracy[name])
-    findings = [words("best_test", model=best, accuracy=result.test_accuracy[best])]
+    best = max(names, key=lambda name: result.summary.loc[name, "test_accuracy_mean"])
+    accuracy = _cell("test_accuracy", best, result, words)
+    findings = [words("best_test", model=best, accuracy=accuracy)]
+    for verdicts, key in (
+        (("overfitting",), "overfitting_models"),
+        (("starting to overfit",), "starting_models"),
+        (("underfitting",), "underfitting_models"),
+        (("unstable", "diverged"), "unstable_models"),
+    ):
+        models = _models_with(verdicts, result, words)
+        if models:
+            findings.append(words(key, models=models))
+        elif key == "overfitting_models":
+            findings.append(words("no_overfitting"))
     overfitting = [name for name in names if diagnoses[name].verdict == "overfitting"]
-    if overfitting:
-        findings.append(words("overfitting_models", models=words.join(overfitting)))
-    else:
-        findings.append(words("no_overfitting"))
-    underfitting = [name for name in names if diagnoses[name].verdict == "underfitting"]
-    if underfitting:
-        findings.append(words("underfitting_models", models=words.join(underfitting)))
     remedies = [name for name in names if name in REMEDY_MODELS]
     if remedies and OVERFITTING_MODEL in overfitting:
         cured = [name for name in remedies if name not in overfitting]
@@ -507,11 +621,7 @@ def _findings(result, words):
 
 
 def _per_class_table(matrix, words):
-    local = words.raw("class_names")
-    names = [
-        words("class_label", name=name, english=english)
-        for name, english in zip(local, CLASS_NAMES, strict=True)
-    ]
+    names = list(words.raw("class_names"))  # in Japanese with the English name in brackets
     totals = matrix.sum(axis=1)
     mistakes = matrix.copy()
     np.fill_diagonal(mistakes, 0)
@@ -549,8 +659,13 @@ def _settings_table(result, words):
         ("versions", versions),
         (
             "random_state",
-            words("seed_value", random_state=settings["random_state"], seed=settings["seed"]),
+            words(
+                "seed_value",
+                random_state=settings["random_state"],
+                seeds=words.join(str(seed) for seed in settings["seeds"]),
+            ),
         ),
+        ("seeds", len(settings["seeds"])),
         ("quick", words("true") if settings["quick"] else words("false")),
         ("epochs", settings["epochs"]),
         ("tutorial_epochs", settings["tutorial_epochs"]),
@@ -565,7 +680,7 @@ def _settings_table(result, words):
             else []
         ),
         ("validation_fraction", settings["validation_fraction"]),
-        ("test_images", f"{len(next(iter(result.test_proba.values()))):,}"),
+        ("test_images", f"{len(next(iter(result.test_proba.values()))[0]):,}"),
         (
             "training",
             f"{settings['optimizer']}, {settings['learning_rate']}, {settings['batch_size']}",

@@ -19,12 +19,12 @@ from numbers import Integral
 from pathlib import Path
 
 import numpy as np
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from . import _i18n
 from ._datasets import N_IMAGES
 from ._environment import machine_info
+from ._seeds import fit_seed
 from ._study_design import (
     DEFAULT_MODELS,
     FULL,
@@ -44,31 +44,45 @@ from ._study_design import (
 class StudyResult:
     """What :func:`run_study` trained, measured and wrote.
 
+    Every model is trained once per seed (see :func:`study_seeds`); the
+    per-model values below are lists in the order of :attr:`seeds`.
+
     Attributes
     ----------
     models : list of str
         Names of the models trained, in the order of :data:`MODEL_NAMES`.
-    estimators : dict of str to FashionMLP
-        The fitted classifiers by model name.
-    histories : dict of str to dict of str to list of float
+    seeds : list of int
+        The ``random_state`` of each run of every model.
+    estimators : dict of str to list of FashionMLP
+        The fitted classifiers by model name, one per seed.
+    histories : dict of str to list of dict of str to list of float
         Per-epoch ``loss``, ``accuracy``, ``val_loss`` and ``val_accuracy`` by
-        model name.
-    diagnoses : dict of str to Diagnosis
-        :func:`skfashion.report.diagnose` of each model.
-    test_accuracy : dict of str to float
-        Accuracy on the 10,000 test images, by model name.
-    test_proba : dict of str to ndarray of shape (10000, 10)
-        Predicted class probabilities of the test images, by model name.
-    comparison : pandas.DataFrame
+        model name, one history per seed.
+    diagnoses : dict of str to RunsDiagnosis
+        :func:`skfashion.report.diagnose` of each model's runs: the verdict
+        with its agreement over the seeds, mean and spread of the answers, and
+        each seed's :class:`~skfashion.report.Diagnosis` in ``runs``.
+    test_accuracy : dict of str to list of float
+        Accuracy on the 10,000 test images by model name, one per seed.
+    test_proba : dict of str to list of ndarray of shape (10000, 10)
+        Predicted class probabilities of the test images by model name, one
+        array per seed.
+    summary : pandas.DataFrame
         One row per model (index ``model``): the network's settings, the
-        columns of :func:`skfashion.report.compare`, ``test_accuracy`` and
-        ``fit_time_s``. Written as ``comparison.csv``.
+        columns of :func:`skfashion.report.compare` for several runs
+        (``verdict``, ``agreement``, ``n_runs``, means and standard
+        deviations), ``test_accuracy_mean``, ``test_accuracy_std`` and
+        ``fit_time_s`` (all seeds). Written as ``summary.csv``.
+    comparison : pandas.DataFrame
+        One row per run (index ``model`` and ``seed``): the network's
+        settings, the columns of :func:`skfashion.report.compare` for one run,
+        ``test_accuracy`` and ``fit_time_s``. Written as ``comparison.csv``.
     history : pandas.DataFrame
-        Every model's per-epoch history, indexed by ``model`` and ``epoch``.
-        Written as ``history.csv``.
+        Every run's per-epoch history, indexed by ``model``, ``seed`` and
+        ``epoch``. Written as ``history.csv``.
     confusion_matrix : ndarray of shape (10, 10) or None
-        Test-set confusion matrix of the tutorial network (rows: true class,
-        columns: predicted class); None when it was not trained.
+        Test-set confusion matrix of the tutorial network's first seed (rows:
+        true class, columns: predicted class); None when it was not trained.
     settings : dict
         The settings the study ran with.
     environment : dict
@@ -95,31 +109,70 @@ class StudyResult:
     run_time: float = float("nan")
     out: Path = None
     files: list = field(default_factory=list)
+    seeds: list = field(default_factory=lambda: [0])
+    summary: object = None
 
     def __repr__(self):
         return (
-            f"StudyResult(models={self.models}, out={str(self.out)!r}, "
+            f"StudyResult(models={self.models}, seeds={self.seeds}, out={str(self.out)!r}, "
             f"run_time={self.run_time:.1f})"
         )
 
     def summary_frame(self):
-        """The table printed at the end of a run: one row per model.
+        """One row per model: the three answers over the seeds and the test accuracy.
 
         Returns
         -------
         frame : pandas.DataFrame
-            ``hidden_layer_sizes``, ``epochs_run``, ``best_epoch``,
-            ``best_val_accuracy``, ``verdict`` and ``test_accuracy``.
+            Indexed by ``model``: ``hidden_layer_sizes``, ``epochs_run``,
+            ``best_epoch`` and ``best_val_accuracy`` (means over the seeds),
+            ``verdict``, ``agreement``, ``n_runs``, ``test_accuracy`` (mean)
+            and ``test_accuracy_std``. :meth:`summary_table` is the same in
+            words.
         """
-        columns = [
-            "hidden_layer_sizes",
-            "epochs_run",
-            "best_epoch",
-            "best_val_accuracy",
-            "verdict",
-            "test_accuracy",
-        ]
-        return self.comparison[columns]
+        if self.summary is None:  # a result put together by hand, one run per model
+            return self.comparison[[c for c in _SUMMARY_COLUMNS if c in self.comparison]]
+        frame = self.summary.rename(
+            columns={
+                "best_epoch_mean": "best_epoch",
+                "best_val_accuracy_mean": "best_val_accuracy",
+                "test_accuracy_mean": "test_accuracy",
+            }
+        )
+        return frame[list(_SUMMARY_COLUMNS)]
+
+    def summary_table(self, language=None):
+        """The table ``skfashion study`` prints: one row per model, in words.
+
+        Parameters
+        ----------
+        language : str, default=None
+            Language of the column names and verdicts; the report's when None.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            Model, hidden units, epochs run, best epoch, validation accuracy
+            there, verdict and test accuracy, as text: ``mean ± std`` over
+            the seeds and the verdict with its agreement when there are
+            several seeds.
+        """
+        from ._study_report import CLI_COLUMNS, Words, summary_table
+
+        return summary_table(self, Words(language or self.settings["lang"]), CLI_COLUMNS)
+
+
+_SUMMARY_COLUMNS = (
+    "hidden_layer_sizes",
+    "epochs_run",
+    "best_epoch",
+    "best_val_accuracy",
+    "verdict",
+    "agreement",
+    "n_runs",
+    "test_accuracy",
+    "test_accuracy_std",
+)
 
 
 @validate_params(
@@ -129,6 +182,7 @@ class StudyResult:
         "epochs": [Interval(Integral, 1, None, closed="left"), None],
         "models": ["array-like", None],
         "subset_size": [Interval(Integral, MIN_SUBSET, N_IMAGES["train"], closed="both"), None],
+        "seeds": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "lang": [StrOptions(set(_i18n.LANGUAGES))],
         "verbose": ["verbose"],
@@ -145,6 +199,7 @@ def run_study(
     epochs=None,
     models=None,
     subset_size=None,
+    seeds=None,
     random_state=0,
     lang="en",
     verbose=0,
@@ -166,12 +221,18 @@ def run_study(
 
     The report compares the test accuracies with published ones. Every model
     holds out a stratified 20 % of its training images to record validation
-    loss and accuracy after each epoch, and is diagnosed with
+    loss and accuracy after each epoch, and is scored on the 10,000 test
+    images. Every model is trained ``seeds`` times (3 in the full study, 1
+    with ``quick``): run ``i`` has ``random_state + i`` (:func:`study_seeds`),
+    which sets its initial weights, the order of its batches, its dropout
+    masks and augmentation, and which images it holds out for validation.
+    The runs of a model are diagnosed together with
     :func:`skfashion.report.diagnose` (best number of epochs, validation
-    accuracy there, overfitting or not) and scored on the 10,000 test images.
-    All models get the same seed, so they share the validation split and the
-    order of the batches, and a model's numbers do not depend on which other
-    models were trained.
+    accuracy there, the verdict with how many seeds agree on it); the tables
+    give mean ± standard deviation over the seeds and the figures draw the
+    mean curves in a band of ± one standard deviation. All models get the
+    same seeds, so a model's numbers do not depend on which other models
+    were trained.
 
     The report is built in a temporary folder next to ``out`` and moved into
     place when complete: a failed or interrupted run leaves no partial report
@@ -199,9 +260,14 @@ def run_study(
         Number of training images (the first ones) for the size comparison and
         the remedies, validation included; 6,000 (2,000 with ``quick``) when
         None.
+    seeds : int, default=None
+        Runs of every model, each with its own seed; 3 (1 with ``quick``)
+        when None. Must be at least 1.
     random_state : int, RandomState instance or None, default=0
-        Seeds the validation split, the weights, dropout, augmentation and the
-        batch order. The same int gives the same numbers.
+        The seed of every model's first run; run ``i`` gets ``random_state +
+        i``. A seed sets the validation split, the weights, dropout,
+        augmentation and the batch order. The same int gives the same
+        numbers.
     lang : str, default="en"
         Language of the report: any language with a catalog in
         ``skfashion/_locales`` (``"en"`` English, ``"ja"`` Japanese).
@@ -209,15 +275,16 @@ def run_study(
         Debian package ``fonts-ipafont-gothic``); without one the figures keep
         English labels.
     verbose : int, default=0
-        1 prints a table row per epoch of every model (best values marked).
+        1 prints a table row per epoch of every run (best values marked).
     progress : bool or None, default=True
         Show a progress bar over models and epochs on standard error. None
         shows it only when standard error is a terminal.
     n_jobs : int, default=None
-        None or 1 trains one model after another in this process. Otherwise
-        the models are trained in parallel with :class:`joblib.Parallel`
-        (``-1``: all cores), on a Dask cluster when joblib's Dask backend is
-        active; the progress bar then advances once per finished model.
+        None or 1 trains one model after another in this process, the seeds of
+        a model next to each other. Otherwise the runs are trained in parallel
+        with :class:`joblib.Parallel` (``-1``: all cores), on a Dask cluster
+        when joblib's Dask backend is active; the progress bar then advances
+        once per finished run.
     cache : bool or path-like, default=False
         Keep each finished model's results (fitted attributes and test-set
         probabilities) in a cache, and take from it the models already
@@ -226,7 +293,7 @@ def run_study(
         trains only what is missing when run again, and writes the same
         report. True uses ``$SKFASHION_CACHE`` or ``skfashion_cache`` in
         scikit-learn's data home; a path names the folder. A damaged entry
-        is ignored with a warning and its model trained again.
+        is ignored with a warning and its run trained again.
 
     Returns
     -------
@@ -237,8 +304,8 @@ def run_study(
     Raises
     ------
     ValueError
-        For invalid parameters, unknown model names, or an ``out`` that
-        exists but is not a study report folder.
+        For invalid parameters (``seeds`` below 1 among them), unknown model
+        names, or an ``out`` that exists but is not a study report folder.
 
     See Also
     --------
@@ -251,12 +318,12 @@ def run_study(
     >>> from skfashion.study import run_study
     >>> result = run_study(out="report", quick=True, models=["bigger", "bigger+dropout"],
     ...                    progress=False)  # doctest: +SKIP
-    >>> result.comparison[["best_epoch", "verdict", "test_accuracy"]]  # doctest: +SKIP
+    >>> result.summary[["verdict", "agreement", "test_accuracy_mean"]]  # doctest: +SKIP
     """
     start = time.perf_counter()
     names = _check_models(models)
     out = Path(out)
-    settings = _settings(quick, epochs, subset_size, random_state, names, n_jobs, lang)
+    settings = _settings(quick, epochs, subset_size, seeds, random_state, names, n_jobs, lang)
     with _report_folder(out) as folder:
         from . import _study_report
 
@@ -285,11 +352,26 @@ def _check_models(models):
     return [name for name in MODEL_NAMES if name in names]
 
 
-def _settings(quick, epochs, subset_size, random_state, names, n_jobs, lang):
+def study_seeds(random_state, n_seeds):
+    """The ``random_state`` of each of a model's ``n_seeds`` runs: ``random_state + i`` for run i.
+
+    An int ``random_state`` is the first run's seed, so run 0 is the fit of
+    ``FashionMLP(random_state=random_state)`` with the study's settings; a
+    ``RandomState`` instance or None first gives one integer, as
+    :class:`~skfashion.FashionMLP` derives it (``skfashion._seeds.fit_seed``).
+
+    Examples
+    --------
+    >>> study_seeds(0, 3)
+    [0, 1, 2]
+    """
+    first = fit_seed(random_state)
+    return [first + i for i in range(n_seeds)]
+
+
+def _settings(quick, epochs, subset_size, n_seeds, random_state, names, n_jobs, lang):
     defaults = QUICK if quick else FULL
-    seed = random_state
-    if not isinstance(random_state, Integral):
-        seed = int(check_random_state(random_state).randint(0, 2**31 - 1))
+    seeds = study_seeds(random_state, int(n_seeds or defaults["seeds"]))
     settings = {
         "quick": bool(quick),
         "models": list(names),
@@ -302,7 +384,8 @@ def _settings(quick, epochs, subset_size, random_state, names, n_jobs, lang):
         "validation_fraction": VALIDATION_FRACTION,
         **TRAINING,
         "random_state": random_state if isinstance(random_state, Integral) else None,
-        "seed": int(seed),
+        "seed": seeds[0],
+        "seeds": seeds,
         "n_jobs": n_jobs,
         "lang": lang,
     }
@@ -361,14 +444,14 @@ def _load_data(settings):
     return {"X": X, "y": y, "X_test": X_test, "y_test": y_test}
 
 
-def _estimator(name, settings, verbose):
+def _estimator(name, seed, settings, verbose=0):
     from ._estimator import FashionMLP
 
     common = {key: settings[key] for key in TRAINING}
     study = {
         "epochs": _epochs(name, settings),
         "validation_fraction": settings["validation_fraction"],
-        "random_state": settings["seed"],
+        "random_state": seed,
         "verbose": verbose,
     }
     # A model's own settings (strong's batch size, say) win over the common ones.
@@ -389,64 +472,138 @@ def _n_images(name, settings):
     return settings["subset_size"]
 
 
-def _fit_and_predict(estimator, X, y, X_test, on_epoch_end=None):
-    """Fit one model and return it with its test-set probabilities."""
+def _model_data(name, settings, data):
+    """The images one model trains on (its first ones) and the test images."""
+    n = _n_images(name, settings)
+    return {"X": data["X"][:n], "y": data["y"][:n], "X_test": data["X_test"]}
+
+
+def _fit_and_predict(name, seed, settings, data, *, verbose=0, on_epoch_end=None):
+    """Fit one run, model ``name`` with ``seed``, on its ``data`` (of :func:`_model_data`).
+
+    Returns the fitted estimator and its test-set probabilities. A function
+    of the run alone, so that its result can be kept and found again.
+    """
+    estimator = _estimator(name, seed, settings, verbose)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Training interrupted")
-        estimator.fit(X, y, on_epoch_end=on_epoch_end)
+        estimator.fit(data["X"], data["y"], on_epoch_end=on_epoch_end)
     if estimator.interrupted_:
         raise KeyboardInterrupt
-    return estimator, estimator.predict_proba(X_test)
+    return estimator, estimator.predict_proba(data["X_test"])
+
+
+def _fit_seeds(name, seeds, settings, data, *, verbose=0, progress=None, on_run=None):
+    """Fit model ``name`` once per seed, one seed after another; a list of (estimator, proba).
+
+    The runs of one model (the same network and data, different seeds) come
+    together here, where work they share can be shared. ``on_run(seed, run)``
+    is called as each run finishes (the study keeps it in its cache there).
+    """
+    runs = []
+    for seed in seeds:
+        if progress is not None:
+            progress.start(name, seed)
+        on_epoch_end = None if progress is None else progress.on_epoch_end
+        runs.append(
+            _fit_and_predict(name, seed, settings, data, verbose=verbose, on_epoch_end=on_epoch_end)
+        )
+        if progress is not None:
+            progress.finish(runs[-1][0])
+        if on_run is not None:
+            on_run(seed, runs[-1])
+    return runs
+
+
+class _Progress:
+    """The progress bar over every epoch of every run, and the headings of ``verbose``."""
+
+    def __init__(self, bar, settings, verbose):
+        self.bar, self.settings, self.verbose = bar, settings, verbose
+
+    def start(self, name, seed):
+        several = len(self.settings["seeds"]) > 1
+        self.bar.set_description(f"{name} (seed {seed})" if several else name)
+        if self.verbose:
+            estimator = _estimator(name, seed, self.settings)
+            print(_heading(name, seed, estimator, _n_images(name, self.settings)), flush=True)
+
+    def on_epoch_end(self, epoch, logs):
+        return _advance(self.bar)(epoch, logs)
+
+    def finish(self, estimator):
+        self.bar.update(estimator.epochs - estimator.n_iter_)  # epochs early stopping skipped
 
 
 def _train(names, settings, data, verbose, progress, n_jobs, cache=False):
+    """Fit every model once per seed; model name -> list of estimators, and of probabilities.
+
+    Runs found in the ``cache`` are taken from it; every run trained here is
+    kept there as soon as it finishes.
+    """
     from tqdm import tqdm
 
     from ._cache import cached_fit, keep_fit, open_cache
 
     cache = open_cache(cache)
-    jobs, keys, fitted, probas = [], {}, {}, {}
+    model_data = {name: _model_data(name, settings, data) for name in names}
+    runs, keys = {}, {}  # (name, seed) -> (estimator, proba) of every finished run; cache keys
     for name in names:
-        n = _n_images(name, settings)
-        estimator, X, y = _estimator(name, settings, verbose), data["X"][:n], data["y"][:n]
-        keys[name], found = cached_fit(cache, estimator, X, y, data["X_test"])
-        if found is None:
-            jobs.append((name, estimator, X, y))
-        else:
-            fitted[name], probas[name] = found
-    total = sum(estimator.epochs for _, estimator, _, _ in jobs)
+        part = model_data[name]
+        for seed in settings["seeds"]:
+            estimator = _estimator(name, seed, settings, verbose)
+            keys[name, seed], found = cached_fit(
+                cache, estimator, part["X"], part["y"], part["X_test"]
+            )
+            if found is not None:
+                runs[name, seed] = found
+
+    def finished(name, seed, run):
+        runs[name, seed] = run
+        keep_fit(cache, keys[name, seed], *run)
+
+    # The runs to do, a model's seeds together (runs found in the cache are left out).
+    todo = {name: [s for s in settings["seeds"] if (name, s) not in runs] for name in names}
+    todo = {name: seeds for name, seeds in todo.items() if seeds}
+    total = sum(len(seeds) * _epochs(name, settings) for name, seeds in todo.items())
     if progress is None:
         progress = getattr(sys.stderr, "isatty", lambda: False)()
     bar = tqdm(total=total, unit="epoch", file=sys.stderr, disable=not progress, leave=True)
-    with bar, _printing_above(bar, verbose), _naming_what_is_kept(cache, fitted, names):
+    n_runs = len(names) * len(settings["seeds"])
+    with bar, _printing_above(bar, verbose), _naming_what_is_kept(cache, runs, n_runs):
         if n_jobs is None or n_jobs == 1:
-            for name, estimator, X, y in jobs:
-                bar.set_description(name)
-                if verbose:
-                    print(_heading(name, estimator, len(y)), flush=True)
-                fitted[name], probas[name] = _fit_and_predict(
-                    estimator, X, y, data["X_test"], on_epoch_end=_advance(bar)
+            watch = _Progress(bar, settings, verbose)
+            for name, seeds in todo.items():
+                _fit_seeds(
+                    name,
+                    seeds,
+                    settings,
+                    model_data[name],
+                    verbose=verbose,
+                    progress=watch,
+                    on_run=lambda seed, run, name=name: finished(name, seed, run),
                 )
-                keep_fit(cache, keys[name], fitted[name], probas[name])
-                bar.update(estimator.epochs - estimator.n_iter_)
         else:
             from joblib import Parallel, delayed
 
             bar.set_description("models")
-            runs = Parallel(n_jobs=n_jobs, return_as="generator")(
-                delayed(_fit_and_predict)(estimator, X, y, data["X_test"])
-                for _, estimator, X, y in jobs
+            jobs = [(name, seed) for name, seeds in todo.items() for seed in seeds]
+            done = Parallel(n_jobs=n_jobs, return_as="generator")(
+                delayed(_fit_and_predict)(name, seed, settings, model_data[name])
+                for name, seed in jobs
             )
-            for (name, estimator, _, _), (model, proba) in zip(jobs, runs, strict=True):
-                fitted[name], probas[name] = model, proba
-                keep_fit(cache, keys[name], model, proba)
-                bar.update(estimator.epochs)
-    return {name: fitted[name] for name in names}, probas
+            for (name, seed), run in zip(jobs, done, strict=True):
+                finished(name, seed, run)
+                bar.update(_epochs(name, settings))
+    ordered = {name: [runs[name, seed] for seed in settings["seeds"]] for name in names}
+    fitted = {name: [estimator for estimator, _ in ordered[name]] for name in names}
+    probas = {name: [proba for _, proba in ordered[name]] for name in names}
+    return fitted, probas
 
 
 @contextlib.contextmanager
-def _naming_what_is_kept(cache, fitted, names):
-    """A lost Dask cluster's error says which models the cache keeps for the next run."""
+def _naming_what_is_kept(cache, runs, n_runs):
+    """A lost Dask cluster's error says which runs the cache keeps for the next run."""
     from ._parallel import ClusterLostError
 
     try:
@@ -455,7 +612,7 @@ def _naming_what_is_kept(cache, fitted, names):
         if cache is None:
             raise
         kept = (
-            f"{len(fitted)} of {len(names)} models are finished and kept in the cache "
+            f"{len(runs)} of {n_runs} runs are finished and kept in the cache "
             f"{cache.folder}; run the study again to train only the others."
         )
         raise ClusterLostError(
@@ -473,9 +630,12 @@ def _advance(bar):
     return on_epoch_end
 
 
-def _heading(name, estimator, n_images):
+def _heading(name, seed, estimator, n_images):
     units = _hidden_units(estimator)
-    return f"\n{name}: {units} units, {n_images:,} training images, {estimator.epochs} epochs"
+    return (
+        f"\n{name}: {units} units, {n_images:,} training images, {estimator.epochs} epochs, "
+        f"seed {seed}"
+    )
 
 
 def _hidden_units(estimator):
@@ -521,55 +681,98 @@ def _collect(names, fitted, probas, data, settings):
 
     from .report import diagnose, history_frame
 
-    y_test = data["y_test"]
-    diagnoses, test_accuracy, predictions = {}, {}, {}
-    for name in names:
-        estimator = fitted[name]
-        predictions[name] = estimator.classes_[np.argmax(probas[name], axis=1)]
-        test_accuracy[name] = float(np.mean(predictions[name] == y_test))
-        diagnoses[name] = diagnose(estimator)
+    y_test, seeds = data["y_test"], settings["seeds"]
+    predictions = {
+        name: [fitted[name][0].classes_[np.argmax(proba, axis=1)] for proba in probas[name]]
+        for name in names
+    }
+    test_accuracy = {
+        name: [float(np.mean(predicted == y_test)) for predicted in predictions[name]]
+        for name in names
+    }
+    diagnoses = {name: diagnose(fitted[name]) for name in names}
     history = pd.concat(
-        {name: history_frame(fitted[name]) for name in names}, names=["model", "epoch"]
+        {
+            (name, seed): history_frame(estimator)
+            for name in names
+            for seed, estimator in zip(seeds, fitted[name], strict=True)
+        },
+        names=["model", "seed", "epoch"],
     )
     matrix = None
     if "tutorial" in fitted:
-        matrix = confusion_matrix(y_test, predictions["tutorial"], labels=np.arange(10))
-    result = StudyResult(
+        matrix = confusion_matrix(y_test, predictions["tutorial"][0], labels=np.arange(10))
+    return StudyResult(
         models=list(names),
+        seeds=list(seeds),
         estimators=fitted,
-        histories={name: dict(fitted[name].history_) for name in names},
+        histories={name: [dict(e.history_) for e in fitted[name]] for name in names},
         diagnoses=diagnoses,
         test_accuracy=test_accuracy,
         test_proba=probas,
+        summary=_summary(names, fitted, diagnoses, test_accuracy, settings),
         comparison=_comparison(names, fitted, diagnoses, test_accuracy, settings),
         history=history,
         confusion_matrix=matrix,
         settings=settings,
         environment=machine_info(),
     )
-    return result
+
+
+def _network_columns(estimator, name, settings):
+    """A model's settings as the tables show them (the same for every seed)."""
+    return {
+        "hidden_layer_sizes": _hidden_units(estimator),
+        "dropout": float(estimator.dropout),
+        "l2": float(estimator.l2),
+        "augment": bool(estimator.augment),
+        "early_stopping": bool(estimator.early_stopping),
+        "batch_norm": bool(estimator.batch_norm),
+        "lr_schedule": str(estimator.lr_schedule),
+        "batch_size": int(estimator.batch_size),
+        "train_images": _n_images(name, settings),
+    }
+
+
+def _with_network(frame, rows):
+    """``frame`` with the network columns of ``rows`` (one mapping per row) in front."""
+    import pandas as pd
+
+    network = pd.DataFrame(list(rows), index=frame.index)
+    return pd.concat([network, frame], axis=1)
 
 
 def _comparison(names, fitted, diagnoses, test_accuracy, settings):
-    from .report import compare
+    """One row per run: (model, seed) -> network, that run's diagnosis, test accuracy, time."""
+    import pandas as pd
 
-    frame = compare(diagnoses)
-    network = {
-        "hidden_layer_sizes": [_hidden_units(fitted[n]) for n in names],
-        "dropout": [float(fitted[n].dropout) for n in names],
-        "l2": [float(fitted[n].l2) for n in names],
-        "augment": [bool(fitted[n].augment) for n in names],
-        "early_stopping": [bool(fitted[n].early_stopping) for n in names],
-        "batch_norm": [bool(fitted[n].batch_norm) for n in names],
-        "lr_schedule": [str(fitted[n].lr_schedule) for n in names],
-        "batch_size": [int(fitted[n].batch_size) for n in names],
-        "train_images": [_n_images(n, settings) for n in names],
-    }
-    for position, (column, values) in enumerate(network.items()):
-        frame.insert(position, column, values)
-    frame["test_accuracy"] = [test_accuracy[n] for n in names]
-    frame["fit_time_s"] = [float(fitted[n].fit_time_) for n in names]
+    seeds = settings["seeds"]
+    frames = [run.to_frame(name) for name in names for run in diagnoses[name].runs]
+    frame = pd.concat(frames)
+    frame.index = pd.MultiIndex.from_tuples(
+        [(name, seed) for name in names for seed in seeds], names=["model", "seed"]
+    )
+    frame = _with_network(
+        frame,
+        (_network_columns(e, name, settings) for name in names for e in fitted[name]),
+    )
+    frame["test_accuracy"] = [a for name in names for a in test_accuracy[name]]
+    frame["fit_time_s"] = [float(e.fit_time_) for name in names for e in fitted[name]]
     return frame
 
 
-__all__ = ["MODELS", "MODEL_NAMES", "StudyResult", "run_study"]
+def _summary(names, fitted, diagnoses, test_accuracy, settings):
+    """One row per model: network, the verdict with its agreement, mean and std over the seeds."""
+    from .report import compare
+
+    frame = _with_network(
+        compare({name: diagnoses[name] for name in names}),
+        (_network_columns(fitted[name][0], name, settings) for name in names),
+    )
+    frame["test_accuracy_mean"] = [float(np.mean(test_accuracy[name])) for name in names]
+    frame["test_accuracy_std"] = [float(np.std(test_accuracy[name])) for name in names]
+    frame["fit_time_s"] = [float(sum(e.fit_time_ for e in fitted[name])) for name in names]
+    return frame
+
+
+__all__ = ["MODELS", "MODEL_NAMES", "StudyResult", "run_study", "study_seeds"]

@@ -19,11 +19,19 @@ import pytest
 from skfashion import _i18n, _study_report
 from skfashion._cli import _build_parser
 from skfashion._study_design import FILES, MODELS, REFERENCES, REMEDY_MODELS
-from skfashion.report import diagnose
-from skfashion.study import DEFAULT_MODELS, MODEL_NAMES, run_study
+from skfashion.report import VERDICTS, diagnose, verdict_label
+from skfashion.study import DEFAULT_MODELS, MODEL_NAMES, run_study, study_seeds
 
 TINY_MODELS = ["tutorial", "smaller", "bigger", "bigger+dropout+l2"]
-TINY = {"quick": True, "models": TINY_MODELS, "epochs": 2, "subset_size": 500, "random_state": 0}
+TINY = {
+    "quick": True,
+    "models": TINY_MODELS,
+    "epochs": 2,
+    "subset_size": 500,
+    "seeds": 2,
+    "random_state": 0,
+}
+TINY_SEEDS = [0, 1]
 PNG_SHAPES = {
     "tutorial_history.png": (460, 1300, 4),
     "size_comparison.png": (460, 1300, 4),
@@ -36,7 +44,7 @@ TIMING_COLUMNS = ["fit_time_s"]
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """A small English study with every section: tutorial, sizes, a remedy; 2 epochs."""
+    """A small English study with every section: tutorial, sizes, a remedy; 2 epochs, 2 seeds."""
     out = tmp_path_factory.mktemp("tiny") / "report"
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
@@ -102,6 +110,17 @@ def _bullet(section, language, label):
 
 def _read(out, name):
     return pd.read_csv(out / name, keep_default_na=True)
+
+
+def _overall(verdicts):
+    """The verdict of several runs and its agreement, from each run's verdict alone."""
+    counts = {v: list(verdicts).count(v) for v in VERDICTS}
+    verdict = max(VERDICTS, key=lambda v: (counts[v], -VERDICTS.index(v)))
+    return verdict, counts[verdict]
+
+
+def _spread(values, decimals=3):
+    return f"{np.mean(values):.{decimals}f} ± {np.std(values):.{decimals}f}"
 
 
 # ---------------------------------------------------------------------- catalogs and design
@@ -185,48 +204,114 @@ def test_writes_every_file_and_nothing_else(tiny):
     assert record["files"] == sorted(FILES.values())
 
 
+def test_every_model_runs_once_per_seed(tiny):
+    result, out, _ = tiny
+    assert result.seeds == TINY_SEEDS == study_seeds(TINY["random_state"], TINY["seeds"])
+    assert study_seeds(5, 3) == [5, 6, 7]
+    for name in TINY_MODELS:
+        estimators = result.estimators[name]
+        assert [e.random_state for e in estimators] == TINY_SEEDS
+        # the seeds vary the validation split as well as the weights
+        assert estimators[0].history_["val_loss"] != estimators[1].history_["val_loss"]
+    table = _read(out, "comparison.csv")
+    assert list(zip(table["model"], table["seed"], strict=True)) == [
+        (name, seed) for name in TINY_MODELS for seed in TINY_SEEDS
+    ]
+    record = json.loads((out / "study.json").read_text(encoding="utf-8"))
+    assert record["seeds"] == record["settings"]["seeds"] == TINY_SEEDS
+
+
 def test_comparison_table_matches_the_models(tiny, fashion_test):
     result, out, _ = tiny
-    table = _read(out, "comparison.csv").set_index("model")
-    assert list(table.index) == TINY_MODELS
-    assert table.loc["tutorial", "train_images"] == 3000
-    assert set(table["train_images"].drop("tutorial")) == {TINY["subset_size"]}
-    for name in TINY_MODELS:
-        recomputed = result.estimators[name].score(fashion_test.data, fashion_test.target)
-        assert table.loc[name, "test_accuracy"] == pytest.approx(recomputed, abs=1e-12)
-        assert table.loc[name, "dropout"] == MODELS[name].get("dropout", 0.0)
-        assert table.loc[name, "l2"] == MODELS[name].get("l2", 0.0)
+    table = _read(out, "comparison.csv").set_index(["model", "seed"])
+    assert table.loc["tutorial", "train_images"].tolist() == [3000, 3000]
+    assert set(table.drop(index="tutorial", level="model")["train_images"]) == {500}
     record = json.loads((out / "study.json").read_text(encoding="utf-8"))
-    assert record["test_accuracy"] == table["test_accuracy"].to_dict()
-    assert record["verdicts"] == table["verdict"].to_dict()
+    for name in TINY_MODELS:
+        for seed, estimator in zip(TINY_SEEDS, result.estimators[name], strict=True):
+            recomputed = estimator.score(fashion_test.data, fashion_test.target)
+            assert table.loc[(name, seed), "test_accuracy"] == pytest.approx(recomputed, abs=1e-12)
+            assert table.loc[(name, seed), "dropout"] == MODELS[name].get("dropout", 0.0)
+            assert table.loc[(name, seed), "l2"] == MODELS[name].get("l2", 0.0)
+        runs = table.loc[name]
+        assert record["test_accuracy"][name] == pytest.approx(runs["test_accuracy"].mean())
+        assert record["runs"][name] == [
+            {"seed": seed, "test_accuracy": row["test_accuracy"], "verdict": row["verdict"]}
+            for seed, row in runs.iterrows()
+        ]
+        assert (record["verdicts"][name], record["agreement"][name]) == _overall(runs["verdict"])
+
+
+def test_summary_states_agreement_and_spread_of_the_runs(tiny):
+    """summary.csv and the report's summary table say what comparison.csv's runs say."""
+    result, out, _ = tiny
+    frame = result.summary_frame()
+    runs = _read(out, "comparison.csv").groupby("model", sort=False)
+    summary = _read(out, "summary.csv").set_index("model")
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    rows = {cells[0]: cells for cells in _table_rows(_section(markdown, _words("en", "summary")))}
+    header = [_words("en", f"column.{c}") for c in _study_report.SUMMARY_COLUMNS]
+    column = {name: position + 1 for position, name in enumerate(_study_report.SUMMARY_COLUMNS)}
+    assert list(rows) == TINY_MODELS and len(header) == len(column)
+    for name, per_seed in runs:
+        verdict, agreement = _overall(per_seed["verdict"])
+        row = summary.loc[name]
+        assert (row["verdict"], row["agreement"], row["n_runs"]) == (verdict, agreement, 2)
+        assert row["verdicts"] == ", ".join(per_seed["verdict"])
+        assert row["test_accuracy_mean"] == pytest.approx(per_seed["test_accuracy"].mean())
+        assert row["test_accuracy_std"] == pytest.approx(per_seed["test_accuracy"].std(ddof=0))
+        assert frame.loc[name, "test_accuracy"] == pytest.approx(row["test_accuracy_mean"])
+        assert frame.loc[name, "best_val_accuracy"] == pytest.approx(
+            per_seed["best_val_accuracy"].mean()
+        )
+        assert tuple(frame.loc[name, ["verdict", "agreement", "n_runs"]]) == (verdict, agreement, 2)
+        cells = rows[name]
+        assert cells[column["verdict"]] == _i18n.text(
+            "en", "diagnosis.agreement", verdict=verdict, agreement=agreement, runs=2
+        )
+        assert cells[column["test_accuracy"]] == _spread(per_seed["test_accuracy"])
+        assert cells[column["best_val_accuracy"]] == _spread(per_seed["best_val_accuracy"])
+        assert cells[column["best_epoch"]] == _spread(per_seed["best_epoch"], decimals=1)
 
 
 def test_verdicts_follow_from_the_written_histories(tiny):
     _, out, _ = tiny
-    table = _read(out, "comparison.csv").set_index("model")
+    table = _read(out, "comparison.csv").set_index(["model", "seed"])
+    summary = _read(out, "summary.csv").set_index("model")
     history = _read(out, "history.csv")
-    for name, rows in history.groupby("model", sort=False):
-        assert rows["epoch"].tolist() == list(range(1, len(rows) + 1))
-        assert len(rows) == table.loc[name, "epochs_run"]
-        diagnosis = diagnose(
-            rows[["loss", "accuracy", "val_loss", "val_accuracy"]].to_dict("list"),
-            restore_best_weights=bool(table.loc[name, "early_stopping"]),
+    keys = ["loss", "accuracy", "val_loss", "val_accuracy"]
+    for name, model_rows in history.groupby("model", sort=False):
+        runs = []
+        for seed, rows in model_rows.groupby("seed", sort=False):
+            row = table.loc[(name, seed)]
+            assert rows["epoch"].tolist() == list(range(1, len(rows) + 1))
+            assert len(rows) == row["epochs_run"]
+            runs.append(rows[keys].to_dict("list"))
+            diagnosis = diagnose(runs[-1], restore_best_weights=bool(row["early_stopping"]))
+            assert diagnosis.verdict == row["verdict"]
+            assert diagnosis.best_epoch == row["best_epoch"]
+            assert diagnosis.best_val_accuracy == row["best_val_accuracy"]
+        together = diagnose(runs)
+        assert (together.verdict, together.agreement) == tuple(
+            summary.loc[name, ["verdict", "agreement"]]
         )
-        assert diagnosis.verdict == table.loc[name, "verdict"]
-        assert diagnosis.best_epoch == table.loc[name, "best_epoch"]
-        assert diagnosis.best_val_accuracy == table.loc[name, "best_val_accuracy"]
+        assert together.best_val_accuracy_mean == pytest.approx(
+            summary.loc[name, "best_val_accuracy_mean"]
+        )
 
 
-def test_history_csv_holds_every_epoch_of_every_model(tiny):
+def test_history_csv_holds_every_epoch_of_every_run(tiny):
     result, out, _ = tiny
     history = _read(out, "history.csv")
-    assert list(history.columns[:6]) == ["model", "epoch", "loss", "accuracy", "val_loss"] + [
-        "val_accuracy"
+    assert list(history.columns[:7]) == ["model", "seed", "epoch", "loss", "accuracy"] + [
+        "val_loss",
+        "val_accuracy",
     ]
-    for name, estimator in result.estimators.items():
-        rows = history[history["model"] == name]
-        np.testing.assert_array_equal(rows["val_loss"], estimator.history_["val_loss"])
-        np.testing.assert_array_equal(rows["accuracy"], estimator.history_["accuracy"])
+    for name, estimators in result.estimators.items():
+        for seed, estimator in zip(TINY_SEEDS, estimators, strict=True):
+            rows = history[(history["model"] == name) & (history["seed"] == seed)]
+            np.testing.assert_array_equal(rows["val_loss"], estimator.history_["val_loss"])
+            np.testing.assert_array_equal(rows["accuracy"], estimator.history_["accuracy"])
 
 
 @pytest.mark.parametrize("language", _i18n.LANGUAGES)
@@ -234,33 +319,42 @@ def test_report_answers_the_three_questions_per_model_in_every_language(tiny, la
     """The numbers in each model's section are those of comparison.csv, in every catalog."""
     result, out, _ = tiny
     folder = _rewrite(result, out, tmp_path / "report", lang=language)
-    table = _read(folder, "comparison.csv").set_index("model")
+    runs = _read(folder, "comparison.csv").groupby("model", sort=False)
     markdown = (folder / "report.md").read_text(encoding="utf-8")
     sections = _model_sections(markdown)
-    for name in TINY_MODELS:
-        text, row = sections[name], table.loc[name]
+    for name, per_seed in runs:
+        text = sections[name]
         best = _bullet(text, language, "model.best_epochs")
         assert best == _words(
-            language, "model.best_epochs_value", best=row["best_epoch"], epochs=row["epochs_run"]
+            language,
+            "model.best_epochs_value",
+            best=_spread(per_seed["best_epoch"], decimals=1),
+            epochs=per_seed["epochs_run"].max(),
         )
         val = _bullet(text, language, "model.val_accuracy")
-        assert float(val.strip("*")) == pytest.approx(row["best_val_accuracy"], abs=5e-4)
-        verdict = _words(language, f"verdict.{row['verdict']}")
-        answer = _words(language, "model.yes" if row["verdict"] == "overfitting" else "model.no")
-        assert _bullet(text, language, "model.overfitting") == f"**{answer}**" + _words(
+        assert val == f"**{_spread(per_seed['best_val_accuracy'])}**"
+        verdict, agreement = _overall(per_seed["verdict"])
+        label = _i18n.text(
             language,
-            "paren",
-            text=_words(language, "model.verdict") + _words(language, "colon") + verdict,
+            "diagnosis.agreement",
+            verdict=verdict_label(verdict, language),
+            agreement=agreement,
+            runs=2,
         )
+        assert _bullet(text, language, "model.verdict") == f"**{label}**"
         prefix = f"- {_words(language, 'model.test_accuracy', n=10_000)}"
         [line] = [line for line in text.splitlines() if line.startswith(prefix)]
-        assert float(line.split("**")[1]) == pytest.approx(row["test_accuracy"], abs=5e-4)
+        per_seed_words = _words(language, "list_sep").join(
+            _words(language, "model.per_seed", seed=seed, accuracy=accuracy)
+            for seed, accuracy in zip(per_seed["seed"], per_seed["test_accuracy"], strict=True)
+        )
+        assert line == f"{prefix}{_words(language, 'colon')}**" + _spread(
+            per_seed["test_accuracy"]
+        ) + "**" + _words(language, "paren", text=per_seed_words)
         assert result.diagnoses[name].summary(language=language) in text
+        assert result.diagnoses[name].n_runs == 2
     summary = _table_rows(_section(markdown, _words(language, "summary")))
     assert [cells[0] for cells in summary] == TINY_MODELS
-    assert [float(cells[-1]) for cells in summary] == pytest.approx(
-        table["test_accuracy"].tolist(), abs=5e-4
-    )
 
 
 def test_report_states_settings_environment_and_run_time(tiny):
@@ -277,19 +371,25 @@ def test_report_states_settings_environment_and_run_time(tiny):
     assert versions == {k: v for k, v in result.environment["versions"].items() if v}
     assert rows[_words("en", "setting.epochs")] == str(TINY["epochs"])
     assert rows[_words("en", "setting.subset_size")] == f"{TINY['subset_size']:,}"
+    assert rows[_words("en", "setting.seeds")] == str(TINY["seeds"])
     confusion = pd.read_csv(out / "confusion_matrix.csv", index_col=0)
     assert confusion.to_numpy().sum() == 10_000
     np.testing.assert_array_equal(confusion.to_numpy(), result.confusion_matrix)
-    assert np.trace(result.confusion_matrix) / 10_000 == result.test_accuracy["tutorial"]
+    # the tutorial network's first seed
+    assert np.trace(result.confusion_matrix) / 10_000 == result.test_accuracy["tutorial"][0]
 
 
 def test_split_sizes_are_the_estimators_own(tiny):
     result, out, _ = tiny
     sections = _model_sections((out / "report.md").read_text(encoding="utf-8"))
-    table = _read(out, "comparison.csv").set_index("model")
+    table = _read(out, "summary.csv").set_index("model")
     for name in TINY_MODELS:
-        estimator = result.estimators[name]
+        estimator = result.estimators[name][0]
         n_train, n_val = estimator.n_train_samples_, estimator.n_validation_samples_
+        assert (n_train, n_val) == (
+            result.estimators[name][1].n_train_samples_,
+            result.estimators[name][1].n_validation_samples_,
+        )
         n = table.loc[name, "train_images"]
         assert n_train + n_val == n
         images = _words(
@@ -301,7 +401,7 @@ def test_split_sizes_are_the_estimators_own(tiny):
 def test_remedies_are_described_from_their_settings(tiny, tmp_path, monkeypatch):
     """Change a remedy's settings in MODELS: the sentence about it changes with them."""
     result, out, _ = tiny
-    original = _read(out, "comparison.csv").set_index("model").loc["bigger+dropout+l2"]
+    original = _read(out, "summary.csv").set_index("model").loc["bigger+dropout+l2"]
     assert (original["dropout"], original["l2"]) == (
         MODELS["bigger+dropout+l2"]["dropout"],
         MODELS["bigger+dropout+l2"]["l2"],
@@ -387,6 +487,7 @@ def test_html_shows_a_model_name_as_text_never_as_markup(tiny, tmp_path):
     changed = dataclasses.replace(
         result,
         models=[renamed.get(n, n) for n in result.models],
+        summary=result.summary.rename(index=renamed),
         comparison=result.comparison.rename(index=renamed),
         **{field: rename(getattr(result, field)) for field in fields},
     )
@@ -413,13 +514,14 @@ def test_report_compares_with_published_results(tiny):
     assert REFERENCES["tf_tutorial"].shown() == "≈ 0.885"
     assert all(source for _, _, source in rows)
     table = _read(out, "comparison.csv").set_index("model")
-    tutorial = result.estimators["tutorial"]
+    tutorial = result.estimators["tutorial"][0]
     assert [row for row in rows if "this run" in row[0]] == [
         [
             "**tutorial** (this run)",
-            f"**{table.loc['tutorial', 'test_accuracy']:.4f}**",
+            f"**{_spread(table.loc['tutorial', 'test_accuracy'], decimals=4)}**",
             f"this run: {tutorial.n_train_samples_:,} training + "
-            f"{tutorial.n_validation_samples_:,} validation images, 5 epochs, seed 0",
+            f"{tutorial.n_validation_samples_:,} validation images, 5 epochs, mean ± standard "
+            "deviation over seeds 0, 1",
         ]
     ]
     accuracies = [float(accuracy.strip("*≈ ").split(" ±")[0]) for _, accuracy, _ in rows]
@@ -427,10 +529,9 @@ def test_report_compares_with_published_results(tiny):
 
     references = _read(out, "references.csv").set_index("model")
     assert references["this_run"].tolist() == ["(this run)" in m for m in references.index]
-    assert (
-        references.loc["tutorial (this run)", "test_accuracy"]
-        == (table.loc["tutorial", "test_accuracy"])
-    )
+    this_run = references.loc["tutorial (this run)"]
+    assert this_run["test_accuracy"] == pytest.approx(table.loc["tutorial", "test_accuracy"].mean())
+    assert this_run["std"] == pytest.approx(table.loc["tutorial", "test_accuracy"].std(ddof=0))
     strong = references.loc[next(m for m in references.index if "RECIPES" in m)]
     assert (strong["test_accuracy"], strong["std"]) == (
         REFERENCES["strong"].test_accuracy,
@@ -440,9 +541,84 @@ def test_report_compares_with_published_results(tiny):
 
 def test_progress_bar_counts_every_epoch(tiny):
     result, _, stderr = tiny
-    total = sum(estimator.epochs for estimator in result.estimators.values())
+    total = sum(e.epochs for estimators in result.estimators.values() for e in estimators)
+    assert total == len(TINY_SEEDS) * sum(e[0].epochs for e in result.estimators.values())
     assert f"{total}/{total}" in stderr
     assert "bigger+dropout+l2" in stderr and "epoch" in stderr
+
+
+def test_every_history_figure_draws_one_band_per_model(tiny, tmp_path, monkeypatch):
+    """Several seeds: each model's mean curves in a band, solid training, dashed validation."""
+    from skfashion._plot import HistoryDisplay
+
+    result, _, _ = tiny
+    drawn = []
+
+    class Recording(HistoryDisplay):
+        def plot(self, *args, **kwargs):
+            drawn.append(super().plot(*args, **kwargs))
+            return drawn[-1]
+
+    monkeypatch.setattr(_study_report, "HistoryDisplay", Recording)
+    for other in ("_predictions_figure", "_confusion_figure"):  # not history figures
+        monkeypatch.setattr(_study_report, other, lambda *args: None)
+    _study_report.write_figures_and_tables(tmp_path, result, None, None)
+    shown = {name for display in drawn for name in display.lines_}
+    assert shown == set(TINY_MODELS)
+    assert len(drawn) == 2 * len(_study_report.HISTORY_FIGURES)  # accuracy and loss panels
+    for display in drawn:
+        for name, (training, validation) in display.lines_.items():
+            assert (training.get_linestyle(), validation.get_linestyle()) == ("-", "--")
+            assert all(band is not None for band in display.fill_between_[name])
+            runs = [e.history_[f"val_{display.metric}"] for e in result.estimators[name]]
+            np.testing.assert_allclose(validation.get_ydata(), np.mean(runs, axis=0))
+            assert display.best_epoch_markers_[name] is not None
+
+
+def test_the_command_prints_the_summary_in_the_language_asked_for(tiny, monkeypatch, capsys):
+    """`--lang ja`: Japanese columns and verdict words, numbers as in comparison.csv."""
+    from skfashion._cli import main
+
+    result, out, _ = tiny
+    asked = {}
+
+    def study(**kwargs):
+        asked.update(kwargs)
+        return result
+
+    monkeypatch.setattr("skfashion.study.run_study", study)
+    argv = ["study", "--quick", "--seeds", "2", "--lang", "ja", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    assert (asked["seeds"], asked["lang"]) == (2, "ja")
+    lines = capsys.readouterr().out.strip().splitlines()
+    header = lines[0].split()
+    columns = ["model", *_study_report.CLI_COLUMNS]
+    assert header == [_words("ja", f"column.{column}") for column in columns]
+    runs = _read(out, "comparison.csv").groupby("model", sort=False)
+    for line, (name, per_seed) in zip(lines[1:], runs, strict=False):
+        verdict, agreement = _overall(per_seed["verdict"])
+        label = _i18n.text(
+            "ja",
+            "diagnosis.agreement",
+            verdict=verdict_label(verdict, "ja"),
+            agreement=agreement,
+            runs=2,
+        )
+        assert line.split()[0] == name
+        assert label in line and verdict_label(verdict, "ja") != verdict
+        assert line.endswith(_spread(per_seed["test_accuracy"]))
+
+
+@pytest.mark.parametrize("seeds", ["0", "-1", "two"])
+def test_the_command_refuses_fewer_than_one_seed(seeds, tmp_path, capsys):
+    from skfashion._cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["study", "--seeds", seeds, "--out", str(tmp_path / "report")])
+    assert stopped.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("skfashion: error: argument --seeds: expected a positive integer")
+    assert list(tmp_path.iterdir()) == []
 
 
 class _Stop(Exception):
@@ -451,12 +627,13 @@ class _Stop(Exception):
 
 def test_the_full_run_trains_strong_on_every_training_image_with_its_recipe(tmp_path, monkeypatch):
     """Without ``quick``: RECIPES["strong"] as it is (30 epochs), 20 % held out of 60,000."""
-    from skfashion import RECIPES
+    from skfashion import RECIPES, study
 
     fits = []
 
-    def record(estimator, X, y, X_test, on_epoch_end=None):
-        fits.append((estimator.get_params(), len(X), len(y)))
+    def record(name, seed, settings, data, *, verbose=0, on_epoch_end=None):
+        estimator = study._estimator(name, seed, settings)
+        fits.append((estimator.get_params(), len(data["X"]), len(data["y"])))
         raise _Stop
 
     monkeypatch.setattr("skfashion.study._fit_and_predict", record)
@@ -521,6 +698,9 @@ def test_refuses_to_replace_a_folder_that_is_no_report(tmp_path):
         ({"subset_size": 50}, "'subset_size' parameter"),
         ({"subset_size": 60_001}, "'subset_size' parameter"),
         ({"lang": "xx"}, "'lang' parameter"),
+        ({"seeds": 0}, "'seeds' parameter"),
+        ({"seeds": -2}, "'seeds' parameter"),
+        ({"seeds": 1.5}, "'seeds' parameter"),
     ],
 )
 def test_invalid_parameters_fail_before_any_work(params, message, tmp_path):
@@ -541,7 +721,9 @@ def test_lang_accepts_exactly_the_catalog_languages(tmp_path):
 def test_quick_study_of_every_default_model(quick, fashion_test):
     result, out = quick
     assert result.models == list(DEFAULT_MODELS)
+    assert result.seeds == [0]  # quick: one seed
     table = _read(out, "comparison.csv").set_index("model")
+    assert table["seed"].tolist() == [0] * len(DEFAULT_MODELS)
     assert table["hidden_layer_sizes"].tolist()[:4] == ["128", "4+4", "16+16", "512+512"]
     assert table.loc["tutorial", "train_images"] == 3000
     assert set(table["train_images"].drop("tutorial")) == {2000}
@@ -558,13 +740,13 @@ def test_quick_strong_is_its_recipe_on_the_quick_slice(japanese):
 
     result, out = japanese
     assert result.models == ["tutorial", "bigger", "strong"]
-    params = result.estimators["strong"].get_params()
+    params = result.estimators["strong"][0].get_params()
     expected = {**RECIPES["strong"], "epochs": 8, "validation_fraction": 0.2}
     assert {key: params[key] for key in expected} == expected
     row = _read(out, "comparison.csv").set_index("model").loc["strong"]
     assert (row["train_images"], row["epochs_run"], row["batch_size"]) == (3000, 8, 256)
     assert (bool(row["batch_norm"]), row["lr_schedule"]) == (True, "cosine")
-    assert len(result.histories["strong"]["val_accuracy"]) == 8
+    assert len(result.histories["strong"][0]["val_accuracy"]) == 8
 
     markdown = (out / "report.md").read_text(encoding="utf-8")
     strong = _section(markdown, _words("ja", "strong_heading"))
@@ -575,7 +757,7 @@ def test_quick_strong_is_its_recipe_on_the_quick_slice(japanese):
     assert set(this_run) == {_words("ja", "this_run_model", name=n) for n in ("tutorial", "strong")}
     for name in ("tutorial", "strong"):
         accuracy, source = this_run[_words("ja", "this_run_model", name=name)]
-        assert accuracy == f"**{result.test_accuracy[name]:.4f}**"
+        assert accuracy == f"**{result.test_accuracy[name][0]:.4f}**"
     assert len(rows) == len(REFERENCES) + 2
 
 
