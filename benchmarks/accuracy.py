@@ -44,11 +44,12 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from skfashion import _files
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "results"
@@ -191,17 +192,9 @@ def fit_timed(params, X, y, *, random_state, validation_data=None):
 
 
 def write_text(path, text):
-    """Replace ``path`` atomically with ``text``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Replace ``path`` atomically with ``text``, making its folder when missing."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    _files.write_text(path, text)
 
 
 def jsonable(value):
