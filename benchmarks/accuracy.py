@@ -38,7 +38,6 @@ Usage::
 
 import argparse
 import datetime
-import importlib.metadata
 import json
 import os
 import platform
@@ -49,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from skfashion import _files
+from skfashion import _environment, _files
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "results"
@@ -208,12 +207,9 @@ def jsonable(value):
 
 
 def machine_info():
-    versions = {}
-    for package in ("skfashion", "tensorflow", "keras", "scikit-learn", "numpy"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
+    versions = _environment.package_versions(
+        ("skfashion", "tensorflow", "keras", "scikit-learn", "numpy")
+    )
     return {
         "cpu_count": os.cpu_count(),
         "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,

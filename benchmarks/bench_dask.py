@@ -30,7 +30,6 @@ Usage::
 import argparse
 import contextlib
 import datetime
-import importlib.metadata
 import json
 import os
 import platform
@@ -46,7 +45,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GridSearchCV
 
-from skfashion import FashionMLP, _files, compute_backend, fetch_fashion_mnist
+from skfashion import FashionMLP, _environment, _files, compute_backend, fetch_fashion_mnist
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 GRID = {"hidden_layer_sizes": ["smaller", "baseline", "bigger"], "dropout": [0.0, 0.5]}
@@ -66,13 +65,8 @@ def write_text(path, text):
 
 
 def machine_info():
-    versions = {}
     packages = ("skfashion", "tensorflow", "keras", "scikit-learn", "numpy", "joblib")
-    for package in packages + ("dask", "distributed"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
+    versions = _environment.package_versions(packages + ("dask", "distributed"))
     cpu_model = None
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
