@@ -143,7 +143,7 @@ def _draw_bands(ax, curves, stds, lines, band_kw):
     return bands_by_name
 
 
-def _draw_curves(display, ax, curves, stds, *, colors, line_kw, fill_between_kw, words):
+def _draw_curves(display, ax, curves, stds, colors, line_kw, fill_between_kw, words):
     """Draw the lines and ± std bands into ``ax`` (a new one when None).
 
     Sets ``display.lines_`` and ``display.fill_between_``; returns the axes
@@ -332,16 +332,7 @@ class HistoryDisplay(SaveMixin):
             if std is not None:
                 stds[name] = (std[self.metric], std.get(validation_key))
 
-        ax, band_handle = _draw_curves(
-            self,
-            ax,
-            curves,
-            stds,
-            colors=colors,
-            line_kw=line_kw,
-            fill_between_kw=fill_between_kw,
-            words=words,
-        )
+        ax, band = _draw_curves(self, ax, curves, stds, colors, line_kw, fill_between_kw, words)
         self.best_epoch_markers_ = {}
         best_epochs = self.best_epochs or {}
         for name, (_, validation_line) in self.lines_.items():
@@ -370,7 +361,7 @@ class HistoryDisplay(SaveMixin):
             for _ in markers[:1]
         ]
         if stds:
-            extra.append(band_handle)
+            extra.append(band)
         return _finish_display(self, ax, legend=legend, words=words, font=font, extra_handles=extra)
 
     @classmethod
@@ -636,18 +627,9 @@ class EpochCurveDisplay(SaveMixin):
                 stds[name][1] = _frame_column(frame, f"val_{self.metric}_std", name)
             curves.append((name, epochs, training, validation))
 
-        ax, band_handle = _draw_curves(
-            self,
-            ax,
-            curves,
-            stds,
-            colors=colors,
-            line_kw=line_kw,
-            fill_between_kw=fill_between_kw,
-            words=words,
-        )
+        ax, band = _draw_curves(self, ax, curves, stds, colors, line_kw, fill_between_kw, words)
         return _finish_display(
-            self, ax, legend=legend, words=words, font=font, extra_handles=[band_handle]
+            self, ax, legend=legend, words=words, font=font, extra_handles=[band]
         )
 
     @classmethod
