@@ -38,17 +38,17 @@ Usage::
 
 import argparse
 import datetime
-import importlib.metadata
 import json
 import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from skfashion import _environment, _files
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "results"
@@ -191,17 +191,9 @@ def fit_timed(params, X, y, *, random_state, validation_data=None):
 
 
 def write_text(path, text):
-    """Replace ``path`` atomically with ``text``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Replace ``path`` atomically with ``text``, making its folder when missing."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    _files.write_text(path, text)
 
 
 def jsonable(value):
@@ -215,12 +207,9 @@ def jsonable(value):
 
 
 def machine_info():
-    versions = {}
-    for package in ("skfashion", "tensorflow", "keras", "scikit-learn", "numpy"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
+    versions = _environment.package_versions(
+        ("skfashion", "tensorflow", "keras", "scikit-learn", "numpy")
+    )
     return {
         "cpu_count": os.cpu_count(),
         "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,

@@ -30,7 +30,6 @@ Usage::
 import argparse
 import contextlib
 import datetime
-import importlib.metadata
 import json
 import os
 import platform
@@ -46,7 +45,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GridSearchCV
 
-from skfashion import FashionMLP, compute_backend, fetch_fashion_mnist
+from skfashion import FashionMLP, _environment, _files, compute_backend, fetch_fashion_mnist
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 GRID = {"hidden_layer_sizes": ["smaller", "baseline", "bigger"], "dropout": [0.0, 0.5]}
@@ -60,27 +59,14 @@ def log(message):
 
 
 def write_text(path, text):
-    """Replace ``path`` atomically with ``text``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Replace ``path`` atomically with ``text``, making its folder when missing."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    _files.write_text(path, text)
 
 
 def machine_info():
-    versions = {}
     packages = ("skfashion", "tensorflow", "keras", "scikit-learn", "numpy", "joblib")
-    for package in packages + ("dask", "distributed"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
+    versions = _environment.package_versions(packages + ("dask", "distributed"))
     cpu_model = None
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():

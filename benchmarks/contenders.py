@@ -211,16 +211,20 @@ def _raw_keras(
             model.fit(data, epochs=job["epochs"], verbose=0)
         else:
             model.fit(X, y_train, batch_size=batch_size, epochs=job["epochs"], verbose=0)
-    X_test = X_test if input_dtype == "uint8" else X_test.astype(np.float32) / np.float32(255)
     result = {"fit_s": timer.seconds}
-    result.update(
-        _time_predictions(
-            lambda X: np.argmax(model.predict(X, batch_size=2048, verbose=0), axis=1),
-            X_test,
-            y_test,
-        )
-    )
+    result.update(_keras_predictions(model, X_test, y_test, input_dtype))
     return result
+
+
+def _keras_predictions(model, X_test, y_test, input_dtype):
+    """Time ``model.predict`` on the test images, scaled to [0, 1] unless the model takes uint8."""
+    if input_dtype != "uint8":
+        X_test = X_test.astype(np.float32) / np.float32(255)
+    return _time_predictions(
+        lambda X: np.argmax(model.predict(X, batch_size=2048, verbose=0), axis=1),
+        X_test,
+        y_test,
+    )
 
 
 def best_keras(X_train, y_train, X_test, y_test, job):
@@ -305,16 +309,8 @@ def keras_epoch_loop(X_train, y_train, X_test, y_test, job, *, input_dtype="floa
                 loss, hits = last_batch(order[n_full * batch_size :])
                 loss_sum, correct = loss_sum + loss, correct + hits
             history.append((float(loss_sum) / n, float(correct) / n))
-    if input_dtype != "uint8":
-        X_test = X_test.astype(np.float32) / np.float32(255)
     result = {"fit_s": timer.seconds, "train_accuracy": history[-1][1]}
-    result.update(
-        _time_predictions(
-            lambda X: np.argmax(model.predict(X, batch_size=2048, verbose=0), axis=1),
-            X_test,
-            y_test,
-        )
-    )
+    result.update(_keras_predictions(model, X_test, y_test, input_dtype))
     return result
 
 
@@ -726,10 +722,9 @@ def main(argv=None):
     # (it is part of what that program costs) but away from the runner's stdout.
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
         result = run_job(job)
-    tmp = f"{result_path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as handle:
-        json.dump(result, handle)
-    os.replace(tmp, result_path)
+    from skfashion._files import write_text  # after the run: no part of its memory
+
+    write_text(result_path, json.dumps(result))
     return 0
 
 

@@ -764,13 +764,6 @@ def _memory_gb():
     return None
 
 
-def _version(package):
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
 def _git(*args):
     try:
         out = subprocess.run(
@@ -794,6 +787,8 @@ def _git_state():
 
 def machine_info():
     """CPU, cores, memory and the versions that matter, without importing TensorFlow."""
+    from skfashion._environment import package_versions
+
     packages = (
         "skfashion",
         "numpy",
@@ -814,7 +809,7 @@ def machine_info():
         "memory_gb": _memory_gb(),
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "versions": {name: _version(name) for name in packages},
+        "versions": package_versions(packages),
         **_git_state(),
     }
 
@@ -1255,16 +1250,10 @@ def _loads(values):
 
 def write_atomic(path, text):
     """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from skfashion._files import write_text
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, text)
 
 
 # ----------------------------------------------------------------------------- figures in docs

@@ -237,12 +237,10 @@ class Diagnosis:
             use the nullable ``Int64`` dtype (``<NA>`` for None); the signal
             columns are comma-separated metric names.
         """
-        import pandas as pd
-
         values = {column: getattr(self, column) for column in DIAGNOSIS_COLUMNS}
         for column in ("signals", "missing_signals"):
             values[column] = ", ".join(values[column])
-        frame = pd.DataFrame([values], index=pd.Index([0 if name is None else name], name="model"))
+        frame = _one_row(values, name)
         for column in _EPOCH_COLUMNS:
             frame[column] = frame[column].astype("Int64")
         return frame
@@ -366,13 +364,9 @@ class RunsDiagnosis:
         -------
         frame : pandas.DataFrame
         """
-        import pandas as pd
-
         values = {column: getattr(self, column) for column in RUNS_COLUMNS if column != "verdicts"}
         values["verdicts"] = ", ".join(self.verdicts)
-        frame = pd.DataFrame([values], index=pd.Index([0 if name is None else name], name="model"))[
-            list(RUNS_COLUMNS)
-        ]
+        frame = _one_row(values, name)[list(RUNS_COLUMNS)]
         frame["recommended_epochs"] = frame["recommended_epochs"].astype("Int64")
         return frame
 
@@ -394,6 +388,13 @@ class RunsDiagnosis:
 
     def _repr_html_(self):
         return self.to_html()
+
+
+def _one_row(values, name):
+    """One-row DataFrame of ``values``, labelled ``name`` (0 when None), index name "model"."""
+    import pandas as pd
+
+    return pd.DataFrame([values], index=pd.Index([0 if name is None else name], name="model"))
 
 
 _EPOCH_COLUMNS = (

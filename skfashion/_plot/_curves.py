@@ -143,6 +143,37 @@ def _draw_bands(ax, curves, stds, lines, band_kw):
     return bands_by_name
 
 
+def _draw_curves(display, ax, curves, stds, colors, line_kw, fill_between_kw, words):
+    """Draw the lines and ± std bands into ``ax`` (a new one when None).
+
+    Sets ``display.lines_`` and ``display.fill_between_``; returns the axes
+    and the legend entry of the bands.
+    """
+    from matplotlib.patches import Patch
+
+    ax = _new_axes(ax)
+    display.lines_ = _plot_pairs(ax, curves, colors=colors, line_kw=line_kw, words=words)
+    band_kw = {"alpha": 0.2, "linewidth": 0, **(fill_between_kw or {})}
+    display.fill_between_ = _draw_bands(ax, curves, stds, display.lines_, band_kw)
+    return ax, Patch(color="0.2", alpha=band_kw["alpha"], label=words["std_band"])
+
+
+def _finish_display(display, ax, *, legend, words, font, extra_handles):
+    """Label ``ax``, draw the legend and set ``legend_``, ``ax_`` and ``figure_``."""
+    display.legend_ = _finish_axes(
+        ax,
+        display.lines_,
+        metric=display.metric,
+        legend=legend,
+        words=words,
+        font=font,
+        extra_handles=extra_handles,
+    )
+    display.ax_ = ax
+    display.figure_ = ax.figure
+    return display
+
+
 class HistoryDisplay(SaveMixin):
     """Training and validation curves over epochs for one or many models.
 
@@ -277,7 +308,6 @@ class HistoryDisplay(SaveMixin):
         display : HistoryDisplay
         """
         from matplotlib.lines import Line2D
-        from matplotlib.patches import Patch
 
         check_option("metric", self.metric, METRICS)
         check_option("monitor", self.monitor, MONITORS)
@@ -302,10 +332,7 @@ class HistoryDisplay(SaveMixin):
             if std is not None:
                 stds[name] = (std[self.metric], std.get(validation_key))
 
-        ax = _new_axes(ax)
-        self.lines_ = _plot_pairs(ax, curves, colors=colors, line_kw=line_kw, words=words)
-        band_kw = {"alpha": 0.2, "linewidth": 0, **(fill_between_kw or {})}
-        self.fill_between_ = _draw_bands(ax, curves, stds, self.lines_, band_kw)
+        ax, band = _draw_curves(self, ax, curves, stds, colors, line_kw, fill_between_kw, words)
         self.best_epoch_markers_ = {}
         best_epochs = self.best_epochs or {}
         for name, (_, validation_line) in self.lines_.items():
@@ -334,19 +361,8 @@ class HistoryDisplay(SaveMixin):
             for _ in markers[:1]
         ]
         if stds:
-            extra.append(Patch(color="0.2", alpha=band_kw["alpha"], label=words["std_band"]))
-        self.legend_ = _finish_axes(
-            ax,
-            self.lines_,
-            metric=self.metric,
-            legend=legend,
-            words=words,
-            font=font,
-            extra_handles=extra,
-        )
-        self.ax_ = ax
-        self.figure_ = ax.figure
-        return self
+            extra.append(band)
+        return _finish_display(self, ax, legend=legend, words=words, font=font, extra_handles=extra)
 
     @classmethod
     def from_history(
@@ -595,8 +611,6 @@ class EpochCurveDisplay(SaveMixin):
         -------
         display : EpochCurveDisplay
         """
-        from matplotlib.patches import Patch
-
         check_option("metric", self.metric, METRICS)
         check_option("legend", legend, LEGENDS)
         words, font = text_style(lang)
@@ -613,23 +627,10 @@ class EpochCurveDisplay(SaveMixin):
                 stds[name][1] = _frame_column(frame, f"val_{self.metric}_std", name)
             curves.append((name, epochs, training, validation))
 
-        ax = _new_axes(ax)
-        self.lines_ = _plot_pairs(ax, curves, colors=colors, line_kw=line_kw, words=words)
-        band_kw = {"alpha": 0.2, "linewidth": 0, **(fill_between_kw or {})}
-        self.fill_between_ = _draw_bands(ax, curves, stds, self.lines_, band_kw)
-        extra = [Patch(color="0.2", alpha=band_kw["alpha"], label=words["std_band"])]
-        self.legend_ = _finish_axes(
-            ax,
-            self.lines_,
-            metric=self.metric,
-            legend=legend,
-            words=words,
-            font=font,
-            extra_handles=extra,
+        ax, band = _draw_curves(self, ax, curves, stds, colors, line_kw, fill_between_kw, words)
+        return _finish_display(
+            self, ax, legend=legend, words=words, font=font, extra_handles=[band]
         )
-        self.ax_ = ax
-        self.figure_ = ax.figure
-        return self
 
     @classmethod
     def from_frame(

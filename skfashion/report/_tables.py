@@ -287,7 +287,7 @@ def _unmask(values):
     return list(values)
 
 
-def _score_columns(train_scores, test_scores, n_rows, what):
+def _score_columns(train_scores, test_scores, n_rows, what, *, max_gap, underfit_score):
     train = _check_scores(train_scores, n_rows, "train_scores", what)
     test = _check_scores(test_scores, n_rows, "test_scores", what)
     columns = {
@@ -297,6 +297,12 @@ def _score_columns(train_scores, test_scores, n_rows, what):
         "std_test_score": test.std(axis=1),
     }
     columns["gap"] = columns["mean_train_score"] - columns["mean_test_score"]
+    columns["verdict"] = score_verdict(
+        columns["mean_train_score"],
+        columns["mean_test_score"],
+        max_gap=max_gap,
+        underfit_score=underfit_score,
+    )
     return columns
 
 
@@ -364,14 +370,15 @@ def validation_curve_frame(
     """
     values = [format_param_value(value) for value in param_range]
     frame = pd.DataFrame(
-        _score_columns(train_scores, test_scores, len(values), "parameter value"),
+        _score_columns(
+            train_scores,
+            test_scores,
+            len(values),
+            "parameter value",
+            max_gap=max_gap,
+            underfit_score=underfit_score,
+        ),
         index=pd.Index(values, name=param_name),
-    )
-    frame["verdict"] = score_verdict(
-        frame["mean_train_score"],
-        frame["mean_test_score"],
-        max_gap=max_gap,
-        underfit_score=underfit_score,
     )
     best = np.zeros(len(frame), dtype=bool)
     best[int(np.nanargmax(frame["mean_test_score"].to_numpy()))] = True
@@ -438,16 +445,17 @@ def learning_curve_frame(
     """
     sizes = np.asarray(train_sizes).ravel()
     order = np.argsort(sizes, kind="stable")
-    columns = _score_columns(train_scores, test_scores, len(sizes), "training size")
+    columns = _score_columns(
+        train_scores,
+        test_scores,
+        len(sizes),
+        "training size",
+        max_gap=max_gap,
+        underfit_score=underfit_score,
+    )
     frame = pd.DataFrame(
         {name: values[order] for name, values in columns.items()},
         index=pd.Index(sizes[order], name="train_size"),
-    )
-    frame["verdict"] = score_verdict(
-        frame["mean_train_score"],
-        frame["mean_test_score"],
-        max_gap=max_gap,
-        underfit_score=underfit_score,
     )
     frame["test_gain"] = frame["mean_test_score"].diff()
     gain = frame["test_gain"].to_numpy()
