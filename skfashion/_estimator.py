@@ -37,6 +37,7 @@ from ._training import (
     STEPS_PER_CALL_VERBOSE,
     XLA_MIN_SAMPLES,
     CompiledEpoch,
+    CompiledNetwork,
     EarlyStopping,
     TrainingRun,
     epoch_handlers,
@@ -293,6 +294,7 @@ default="relu"
     def __getstate__(self):
         """The estimator's state, with the network as the bytes of a ``.keras`` file."""
         state = dict(super().__getstate__())
+        state.pop("_compiled", None)  # traced TensorFlow programs: rebuilt on the next fit
         if "model_" in state:
             model = state.pop("model_")
             state["_keras_file"] = _model_to_bytes(model)
@@ -611,19 +613,16 @@ default=None
     def _train(self, training, validation, epochs, on_epoch_end, *, early_stopping):
         """Run the epochs of :func:`skfashion._training.fit_loop` and record the outcome."""
         X, y, weights = training
-        xla = len(y) >= XLA_MIN_SAMPLES and not self.augment
+        network = self._compiled_network(xla=len(y) >= XLA_MIN_SAMPLES and not self.augment)
         run_epoch = CompiledEpoch(
-            self.model_,
+            network,
             X,
             y,
             weights,
             batch_size=self.batch_size,
-            xla=xla,
             steps_per_call=STEPS_PER_CALL_VERBOSE if self.verbose >= 2 else STEPS_PER_CALL,
         )
-        evaluate = None
-        if validation is not None:
-            evaluate = make_evaluator(self.model_, *validation, xla=xla)
+        evaluate = None if validation is None else make_evaluator(network, *validation)
         handlers = epoch_handlers(
             verbose=self.verbose,
             patience=self.patience if self.early_stopping and early_stopping else None,
@@ -637,6 +636,13 @@ default=None
         for handler in handlers:
             if isinstance(handler, EarlyStopping) and handler.best_epoch is not None:
                 self.best_epoch_ = handler.best_epoch
+
+    def _compiled_network(self, *, xla):
+        """The network's compiled programs, traced once and kept for later (warm) fits."""
+        network = self.__dict__.get("_compiled")
+        if network is None or not network.serves(self.model_, xla=xla):
+            network = self._compiled = CompiledNetwork(self.model_, xla=xla)
+        return network
 
     # ------------------------------------------------------------------ predict
     def _logits(self, X):
@@ -712,7 +718,8 @@ default=None
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        return self.classes_[np.argmax(self.predict_log_proba(X), axis=1)]
+        log_proba = self.predict_log_proba(X)
+        return self.classes_[np.argmax(log_proba, axis=1)]
 
 
 def _check_weights(sample_weight, X):

@@ -1,7 +1,8 @@
 """The training loop, in small named pieces.
 
 :func:`fit_loop` runs the epochs; each epoch is one pass of :class:`CompiledEpoch`
-(a compiled ``tf.while_loop`` over the batches of a shuffled order), an optional
+(calls of :class:`CompiledNetwork`'s ``tf.while_loop`` over the batches of a shuffled
+order), an optional
 validation pass, then the epoch-end handlers in order, each with one job:
 :class:`RecordHistory`, :class:`ProgressBar`, :class:`PrintEpochTable`,
 :class:`StopOnDivergence`, :class:`EarlyStopping`, :class:`UserCallback`. The
@@ -242,39 +243,28 @@ def _weighted_sums(tf, loss, proba, y, weights):
     return loss * size, hits, tf.reduce_sum(weights)
 
 
-class CompiledEpoch:
-    """One epoch of training as a few calls of a compiled loop over batches.
+class CompiledNetwork:
+    """The compiled programs of one network: a training loop over batches and a validation pass.
 
     Rather than ``model.fit``, whose ``tf.data`` iterator and per-step
-    dispatch cost more than the arithmetic of a small network, each call
-    trains on up to ``steps_per_call`` batches inside one ``tf.while_loop``
-    (compiled by XLA from :data:`XLA_MIN_SAMPLES` images up, unless the
-    network augments images, which XLA cannot compile). Loss and accuracy are
-    what Keras' ``fit`` reports: the loss is the mean over the epoch's samples
-    of ``weight * loss`` (Keras' ``sum_over_batch_size``), penalties included;
-    accuracy is the weighted share of correct predictions.
+    dispatch cost more than the arithmetic of a small network, each call of
+    ``run_batches`` trains on a range of batches inside one ``tf.while_loop``
+    (compiled by XLA when ``xla`` is True). The data are arguments, not
+    constants, so the programs are traced once and serve every later fit of
+    the same network on data of the same shapes (warm starts, ``partial_fit``).
 
     Parameters
     ----------
     model : keras.Model
         A compiled network.
-    X : ndarray of shape (n_samples, n_features)
-    y : ndarray of shape (n_samples,), int32
-        Encoded class labels.
-    sample_weight : ndarray of shape (n_samples,), float32
-    batch_size : int
     xla : bool
-    steps_per_call : int
+        Compile with XLA (worth it from :data:`XLA_MIN_SAMPLES` images up;
+        impossible with augmentation layers).
     """
 
-    def __init__(self, model, X, y, sample_weight, *, batch_size, xla, steps_per_call):
+    def __init__(self, model, *, xla):
         tf, _ = import_tensorflow()
-        self.n_samples = len(y)
-        self.batch_size = min(batch_size, self.n_samples)
-        self.n_full, self.rest = divmod(self.n_samples, self.batch_size)
-        self.n_batches = self.n_full + (self.rest > 0)
-        self.steps_per_call = steps_per_call
-        self._data = (tf.constant(X), tf.constant(y), tf.constant(sample_weight))
+        self.model, self.xla, self.tf = model, xla, tf
         weights = model.trainable_variables
         optimizer = model.optimizer
         optimizer.build(weights)
@@ -297,22 +287,63 @@ class CompiledEpoch:
             _, *sums = tf.while_loop(lambda i, *_: i < stop, body, (start, zero, zero, zero))
             return sums
 
-        self._tf = tf
-        self._run_batches = run_batches
-        self._last_batch = tf.function(step, jit_compile=xla)
+        @tf.function(jit_compile=xla, reduce_retracing=True)
+        def validation_sums(xb, yb, wb):
+            proba = model(xb, training=False)
+            loss = model.compute_loss(y=yb, y_pred=proba, sample_weight=wb, training=False)
+            return _weighted_sums(tf, loss, proba, yb, wb)
+
+        self.run_batches = run_batches
+        self.last_batch = tf.function(step, jit_compile=xla)
+        self.validation_sums = validation_sums
+
+    def serves(self, model, *, xla):
+        """Whether these programs are the ones for ``model`` and ``xla``."""
+        return self.model is model and self.xla == xla
+
+
+class CompiledEpoch:
+    """One epoch of training as a few calls of :class:`CompiledNetwork`'s loop over batches.
+
+    Loss and accuracy are what Keras' ``fit`` reports: the loss is the mean
+    over the epoch's samples of ``weight * loss`` (Keras'
+    ``sum_over_batch_size``), penalties included; accuracy is the weighted
+    share of correct predictions.
+
+    Parameters
+    ----------
+    network : CompiledNetwork
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,), int32
+        Encoded class labels.
+    sample_weight : ndarray of shape (n_samples,), float32
+    batch_size : int
+    steps_per_call : int
+        Batches per compiled call; Ctrl-C and the progress bar act between calls.
+    """
+
+    def __init__(self, network, X, y, sample_weight, *, batch_size, steps_per_call):
+        tf = self._tf = network.tf
+        self._network = network
+        self.n_samples = len(y)
+        self.batch_size = min(batch_size, self.n_samples)
+        self.n_full, self.rest = divmod(self.n_samples, self.batch_size)
+        self.n_batches = self.n_full + (self.rest > 0)
+        self.steps_per_call = steps_per_call
+        self._data = (tf.constant(X), tf.constant(y), tf.constant(sample_weight))
 
     def __call__(self, order, progress):
         """Train on the batches of ``order``; return ``{"loss", "accuracy"}`` of the epoch."""
-        tf, size = self._tf, self.batch_size
+        tf, size, network = self._tf, self.batch_size, self._network
         batches = tf.constant(order[: self.n_full * size].reshape(self.n_full, size))
         totals = np.zeros(3)
         for start in range(0, self.n_full, self.steps_per_call):
             stop = min(start + self.steps_per_call, self.n_full)
-            sums = self._run_batches(batches, tf.constant(start), tf.constant(stop), *self._data)
+            sums = network.run_batches(batches, tf.constant(start), tf.constant(stop), *self._data)
             totals += [float(value) for value in sums]
             progress(stop, _logs(totals, stop * size))
         if self.rest:
-            sums = self._last_batch(tf.constant(order[self.n_full * size :]), *self._data)
+            sums = network.last_batch(tf.constant(order[self.n_full * size :]), *self._data)
             totals += [float(value) for value in sums]
         return _logs(totals, self.n_samples)
 
@@ -323,27 +354,22 @@ def _logs(totals, n_seen, prefix=""):
     return {f"{prefix}loss": loss_sum / n_seen, f"{prefix}accuracy": accuracy}
 
 
-def make_evaluator(model, X_val, y_val, sample_weight, *, xla):
+def make_evaluator(network, X_val, y_val, sample_weight):
     """A function returning this epoch's ``val_loss`` and ``val_accuracy``.
 
     They are what Keras' ``evaluate`` computes with the same sample weights:
     penalties included, loss averaged over samples, accuracy weighted.
     """
-    tf, _ = import_tensorflow()
+    tf = network.tf
     X_val, y_val, w_val = tf.constant(X_val), tf.constant(y_val), tf.constant(sample_weight)
     n = int(X_val.shape[0])
-
-    @tf.function(jit_compile=xla, reduce_retracing=True)
-    def chunk_sums(xb, yb, wb):
-        proba = model(xb, training=False)
-        loss = model.compute_loss(y=yb, y_pred=proba, sample_weight=wb, training=False)
-        return _weighted_sums(tf, loss, proba, yb, wb)
 
     def evaluate():
         totals = np.zeros(3)
         for start in range(0, n, PREDICT_CHUNK):
             part = slice(start, start + PREDICT_CHUNK)
-            totals += [float(v) for v in chunk_sums(X_val[part], y_val[part], w_val[part])]
+            sums = network.validation_sums(X_val[part], y_val[part], w_val[part])
+            totals += [float(value) for value in sums]
         return _logs(totals, n, prefix="val_")
 
     return evaluate

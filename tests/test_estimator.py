@@ -721,7 +721,7 @@ def test_sample_weight_is_routed_through_searches(small_xy):
     X, y = small_xy[0][:300], small_xy[1][:300]
     weights = np.where(y < 5, 0.2, 3.0)
     base = FashionMLP(hidden_layer_sizes=(8,), epochs=1, random_state=0)
-    cv = KFold(3)
+    cv = KFold(2)
     with config_context(enable_metadata_routing=True):
         routed = base.set_fit_request(sample_weight=True).set_score_request(sample_weight=False)
         results = cross_validate(routed, X, y, cv=cv, params={"sample_weight": weights},
