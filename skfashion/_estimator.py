@@ -536,15 +536,25 @@ default=None
         check_classification_targets(y)
         if continuing:
             self._check_continuation(y, classes)
-            self._warn_if_schedule_ended()
         else:
-            self._start_network_state(X, y, classes)
+            sizes = check_network(
+                self.n_features_in_,
+                hidden_layer_sizes=self.hidden_layer_sizes,
+                augment=self.augment,
+            )
+            for name in ("model_", "best_epoch_"):  # a failed fit leaves no stale network
+                self.__dict__.pop(name, None)
+            self.classes_ = _new_classes(y, classes)
         y_encoded = np.searchsorted(self.classes_, y).astype(np.int32)
         weights = _check_weights(sample_weight, X)
         class_weights = self._class_weights(y_encoded)
         given = None if validation_data is None else self._check_validation_data(validation_data)
         if hold_out:
             self._check_early_stopping(given is not None or self.validation_fraction > 0)
+        if continuing:
+            self._warn_if_schedule_ended()
+        else:
+            self._start_network_state(sizes)
         seeds = Seeds(self._seed)
         fraction = self.validation_fraction if hold_out and given is None else 0
         train, held_out = _hold_out(y_encoded, fraction, seeds.split_seed())
@@ -562,26 +572,9 @@ default=None
         self._train(training, given, epochs, on_epoch_end, early_stopping=hold_out)
         return self
 
-    def _start_network_state(self, X, y, classes):
-        """Classes, seed, batch order and frozen parameters of a new network."""
-        self._sizes = check_network(
-            self.n_features_in_, hidden_layer_sizes=self.hidden_layer_sizes, augment=self.augment
-        )
-        self.classes_ = np.unique(y if classes is None else classes)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"y has only one class ({self.classes_[0]!r}); a classifier needs at least "
-                "2 classes in the training data."
-            )
-        if classes is not None:
-            unknown = np.setdiff1d(y, self.classes_)
-            if unknown.size:
-                raise ValueError(
-                    f"y has labels that are not in classes: {unknown[:5].tolist()}; classes "
-                    f"must list every label, here {self.classes_.tolist()}."
-                )
-        for name in ("model_", "best_epoch_"):
-            self.__dict__.pop(name, None)
+    def _start_network_state(self, sizes):
+        """Seed, batch order and frozen parameters of a new network (all input checked)."""
+        self._sizes = sizes
         self._seed = fit_seed(self.random_state)
         self._batch_order = Seeds(self._seed).batch_order()
         self._fitted_params = self._frozen_params()
@@ -720,6 +713,24 @@ default=None
         """
         log_proba = self.predict_log_proba(X)
         return self.classes_[np.argmax(log_proba, axis=1)]
+
+
+def _new_classes(y, classes):
+    """The sorted classes of a new network: those of y, or ``classes`` (which must cover y)."""
+    found = np.unique(y if classes is None else classes)
+    if len(found) < 2:
+        raise ValueError(
+            f"y has only one class ({found[0]!r}); a classifier needs at least "
+            "2 classes in the training data."
+        )
+    if classes is not None:
+        unknown = np.setdiff1d(y, found)
+        if unknown.size:
+            raise ValueError(
+                f"y has labels that are not in classes: {unknown[:5].tolist()}; classes "
+                f"must list every label, here {found.tolist()}."
+            )
+    return found
 
 
 def _check_weights(sample_weight, X):
