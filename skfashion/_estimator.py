@@ -45,6 +45,11 @@ from ._training import (
     make_evaluator,
 )
 
+# TensorFlow loads (quietly, with its threads set) when FashionMLP is first touched, as the
+# package's docstring says: in a Dask worker that is when a task's estimator is unpickled, and a
+# 0.1.0 pickle then finds it imported before scikeras imports it loudly.
+import_tensorflow()
+
 RECIPES = MappingProxyType(
     {
         # Chosen on a 50,000/10,000 hold-out of the training images (benchmarks/accuracy.py):
