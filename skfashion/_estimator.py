@@ -1,5 +1,6 @@
 """FashionMLP: a Keras multilayer perceptron that is a real scikit-learn classifier."""
 
+import inspect
 import os
 import tempfile
 import warnings
@@ -8,11 +9,13 @@ from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
+from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._network import (
     IMAGE_SHAPE,
@@ -24,6 +27,7 @@ from ._network import (
     check_network,
     compile_network,
     input_scaling,
+    resolve_hidden_layer_sizes,
 )
 from ._programs import SharedEpoch, kernel_weights, shared_evaluator, use_xla
 from ._seeds import Seeds, fit_seed
@@ -37,6 +41,11 @@ from ._training import (
     epoch_handlers,
     fit_loop,
 )
+
+# TensorFlow loads (quietly, with its threads set) when FashionMLP is first touched, as the
+# package's docstring says: in a Dask worker that is when a task's estimator is unpickled, and a
+# 0.1.0 pickle then finds it imported before scikeras imports it loudly.
+import_tensorflow()
 
 RECIPES = MappingProxyType(
     {
@@ -59,6 +68,8 @@ RECIPES = MappingProxyType(
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "linear")
 LEGACY_VERSION = "0.1.0"
 _NET = NETWORK_DEFAULTS
+# What a warm start or a later partial_fit cannot change: the network, its optimizer, the split.
+_FROZEN_ON_WARM_START = (*NETWORK_DEFAULTS, "validation_fraction")
 
 
 class FashionMLP(ClassifierMixin, BaseEstimator):
@@ -118,6 +129,28 @@ default="relu"
         restore the weights of the best epoch. Needs validation data.
     patience : int, default=5
         Epochs without improvement of validation loss before stopping.
+    class_weight : dict, "balanced" or None, default=None
+        Weight of each class in the training loss, multiplied into
+        ``sample_weight`` (as Keras' ``class_weight`` does): a dict maps class
+        labels to weights (classes not listed weigh 1); ``"balanced"`` weighs
+        each class ``n_samples / (n_classes * count)`` in the training data.
+        Validation metrics are not class-weighted.
+    warm_start : bool, default=False
+        When True, a :meth:`fit` of a fitted classifier continues training its
+        network instead of starting over: from its weights, optimizer state and
+        batch-order stream, with the first fit's input scaling and validation
+        split (the split is drawn again from the first fit's seed, so on the
+        same data the same samples are held out, also with
+        ``random_state=None``). Its epochs are appended to ``history_`` and
+        numbered on; ``n_iter_`` counts all of them. The network's parameters
+        (``hidden_layer_sizes``, ``activation``, ``dropout``, ``l2``,
+        ``batch_norm``, ``augment``, ``optimizer``, ``learning_rate``,
+        ``lr_schedule``) and ``validation_fraction`` cannot change between warm
+        fits, and ``y`` cannot bring new classes. With a constant learning rate,
+        5 epochs and then 5 warm epochs give the same network as 10 epochs.
+        With ``lr_schedule="cosine"``, the schedule spans the first fit's
+        ``epochs``; a warm fit continues it, and once it has ended the learning
+        rate stays 0, so further warm fits no longer change the weights.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, dropout, augmentation, the validation
         split and the shuffling of batches. One integer seed is taken per fit
@@ -204,6 +237,8 @@ default="relu"
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "early_stopping": ["boolean"],
         "patience": [Interval(Integral, 1, None, closed="left")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -225,6 +260,8 @@ default="relu"
         validation_fraction=0.0,
         early_stopping=False,
         patience=5,
+        class_weight=None,
+        warm_start=False,
         random_state=None,
         verbose=0,
     ):
@@ -242,6 +279,8 @@ default="relu"
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.patience = patience
+        self.class_weight = class_weight
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
 
@@ -258,13 +297,22 @@ default="relu"
         """The estimator's state, with the network as the bytes of a ``.keras`` file."""
         state = dict(super().__getstate__())
         if "model_" in state:
-            state["_keras_file"] = _model_to_bytes(state.pop("model_"))
+            model = state.pop("model_")
+            state["_keras_file"] = _model_to_bytes(model)
+            state["_seed_states"] = [np.asarray(v) for v in _seed_state_variables(model)]
         return state
 
     def __setstate__(self, state):
         state = dict(state)
         if "_keras_file" in state:
-            state["model_"] = _model_from_bytes(state.pop("_keras_file"))
+            model = _model_from_bytes(state.pop("_keras_file"))
+            # The .keras format leaves out how far each dropout and augmentation layer's random
+            # stream has advanced; a warm start after a round trip needs it.
+            for variable, value in zip(
+                _seed_state_variables(model), state.pop("_seed_states"), strict=True
+            ):
+                variable.assign(value)
+            state["model_"] = model
         elif "model_" in state:
             _upgrade_legacy_state(state)
         super().__setstate__(state)
@@ -287,11 +335,13 @@ default="relu"
         return validate_data(self, X, y, dtype=(np.float32, np.uint8), reset=reset)
 
     def _check_validation_data(self, validation_data):
-        """``(X_val, encoded y_val)`` from the ``validation_data`` argument of fit."""
-        try:
-            X_val, y_val = validation_data
-        except (TypeError, ValueError):
-            raise ValueError("validation_data must be a pair (X_val, y_val) of arrays.") from None
+        """``(X_val, encoded y_val, weights)`` from the ``validation_data`` argument."""
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError(
+                "validation_data must be a pair (X_val, y_val) or a triple "
+                "(X_val, y_val, sample_weight_val) of arrays."
+            )
+        X_val, y_val, *weights = validation_data
         X_val = self._check_X(X_val, reset=False)
         y_val = np.asarray(y_val)
         if len(y_val) != len(X_val):
@@ -305,7 +355,8 @@ default="relu"
                 f"validation_data holds labels not seen in y: {unknown[:5].tolist()}; "
                 f"known classes are {self.classes_.tolist()}."
             )
-        return X_val, np.searchsorted(self.classes_, y_val).astype(np.int32)
+        w_val = _check_weights(weights[0] if weights else None, X_val)
+        return X_val, np.searchsorted(self.classes_, y_val).astype(np.int32), w_val
 
     def _check_early_stopping(self, has_validation):
         if self.early_stopping and not has_validation:
@@ -315,9 +366,83 @@ default="relu"
                 "validation_data=(X_val, y_val) to fit."
             )
 
+    def _class_weights(self, y_encoded):
+        """Each class's weight under ``class_weight``, in the order of ``classes_``."""
+        if self.class_weight is None:
+            return np.ones(len(self.classes_), dtype=np.float32)
+        if isinstance(self.class_weight, dict):
+            unknown = [label for label in self.class_weight if label not in set(self.classes_)]
+            if unknown:
+                raise ValueError(
+                    f"class_weight has labels that are not classes of y: {unknown[:5]}; the "
+                    f"classes are {self.classes_.tolist()}."
+                )
+            values = np.array(list(self.class_weight.values()), dtype=float)
+            if not np.all(np.isfinite(values) & (values >= 0)):
+                raise ValueError(
+                    f"class_weight values must be finite and non-negative; got "
+                    f"{self.class_weight!r}."
+                )
+            return compute_class_weight(self.class_weight, classes=self.classes_,
+                                        y=self.classes_[y_encoded]).astype(np.float32)
+        present = np.unique(y_encoded)
+        weights = np.ones(len(self.classes_), dtype=np.float32)
+        weights[present] = compute_class_weight("balanced", classes=present, y=y_encoded)
+        return weights
+
+    def _frozen_params(self):
+        """The parameters a warm start cannot change: those that define the network,
+        its optimizer, and the validation split."""
+        sizes = resolve_hidden_layer_sizes(self.hidden_layer_sizes)
+        params = {name: getattr(self, name) for name in _FROZEN_ON_WARM_START}
+        return {**params, "hidden_layer_sizes": sizes}
+
+    def _check_continuation(self, y, classes):
+        """Check that a warm fit or a later partial_fit continues the same network."""
+        if not hasattr(self, "_fitted_params"):
+            raise ValueError(
+                f"This classifier was saved by skfashion {LEGACY_VERSION}, which kept no state "
+                "to continue training from: fit it anew (warm_start=False)."
+            )
+        frozen = self._frozen_params()
+        for name, value in frozen.items():
+            if value != self._fitted_params[name]:
+                raise ValueError(
+                    f"warm_start=True (and partial_fit) continue the fitted network, but "
+                    f"{name} changed from {self._fitted_params[name]!r} to {value!r} since it "
+                    f"was fitted. Set {name}={self._fitted_params[name]!r} again, or fit a new "
+                    "network (warm_start=False)."
+                )
+        if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(
+                f"classes={np.unique(classes).tolist()} differs from the classes the network "
+                f"was fitted on, {self.classes_.tolist()}."
+            )
+        new = np.setdiff1d(y, self.classes_)
+        if new.size:
+            raise ValueError(
+                f"y has classes the fitted network does not know: {new[:5].tolist()}; it was "
+                f"fitted on {self.classes_.tolist()}. Fit a new network (warm_start=False) to "
+                "learn new classes."
+            )
+
+    def _warn_if_schedule_ended(self):
+        if self.lr_schedule == "cosine" and float(self.model_.optimizer.learning_rate) == 0:
+            warnings.warn(
+                "The cosine learning-rate schedule ended with the epochs of the first fit, so "
+                "the learning rate is 0 and this warm fit leaves the weights as they are. Use "
+                "lr_schedule='constant' to train on with warm_start, or fit anew with more "
+                "epochs.",
+                UserWarning,
+                stacklevel=4,
+            )
+
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y, *, validation_data=None, on_epoch_end=None):
+    def fit(self, X, y, sample_weight=None, *, validation_data=None, on_epoch_end=None):
         """Train the network, recording training and validation metrics per epoch.
+
+        With ``warm_start=True`` and a fitted network, training continues (see
+        ``warm_start``).
 
         Parameters
         ----------
@@ -325,7 +450,18 @@ default="relu"
             Training data: raw pixels (``uint8`` or float) or any numeric features.
         y : array-like of shape (n_samples,)
             Class labels (integers or strings), at least two classes.
-        validation_data : tuple of (X_val, y_val), default=None
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample; None weighs each sample 1. As in
+            Keras, each batch's loss is the mean over its samples of ``weight *
+            loss`` and the reported ``loss`` is its mean over the epoch's
+            samples; ``accuracy`` is the weighted share of correct predictions.
+            The ``validation_fraction`` hold-out carries its samples' weights:
+            ``val_loss`` and ``val_accuracy`` are weighted the same way (by
+            ``sample_weight`` only, not by ``class_weight``, as in Keras). The
+            input scaling is learned from every training sample, whatever its
+            weight.
+        validation_data : tuple of (X_val, y_val) or (X_val, y_val, sample_weight_val), \
+default=None
             Data to evaluate after each epoch instead of a ``validation_fraction``
             hold-out. It is never trained on.
         on_epoch_end : callable, default=None
@@ -339,41 +475,117 @@ default="relu"
             The fitted classifier.
         """
         self._validate_params()
-        X, y = self._check_X(X, y, reset=True)
-        sizes = check_network(
-            self.n_features_in_, hidden_layer_sizes=self.hidden_layer_sizes, augment=self.augment
+        warm = self.warm_start and self.__sklearn_is_fitted__()
+        return self._fit(
+            X, y, sample_weight, validation_data, on_epoch_end,
+            classes=None, continuing=warm, epochs=self.epochs, hold_out=True,
         )
+
+    def partial_fit(
+        self, X, y, classes=None, sample_weight=None, *, validation_data=None, on_epoch_end=None
+    ):
+        """Train the network for one epoch on ``(X, y)``, continuing where it stopped.
+
+        The first call (on an unfitted classifier) builds the network: its input
+        scaling is learned from that call's ``X`` and kept by every later call.
+        Each call trains on all of ``X`` (``validation_fraction`` and
+        ``early_stopping`` are not used); pass ``validation_data`` to record
+        ``val_loss`` and ``val_accuracy``. The batch order continues one stream
+        across calls, so the same seed and calls give the same network. After
+        :meth:`fit`, ``partial_fit`` continues that fit's network. With
+        ``lr_schedule="cosine"``, the schedule spans ``epochs`` calls of the
+        size of the first.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, 28, 28)
+            Training data, as in :meth:`fit`.
+        y : array-like of shape (n_samples,)
+            Class labels, all in ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            Every class the classifier will know. Required on the first call,
+            optional (and checked) on later calls.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample, as in :meth:`fit`.
+        validation_data : tuple of (X_val, y_val) or (X_val, y_val, sample_weight_val), \
+default=None
+            Data to evaluate after the epoch.
+        on_epoch_end : callable, default=None
+            Called as in :meth:`fit`.
+
+        Returns
+        -------
+        self : FashionMLP
+            The classifier, trained one more epoch.
+        """
+        self._validate_params()
+        first = not self.__sklearn_is_fitted__()
+        if first:
+            if classes is None:
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit: every label y "
+                    "may hold in this and later calls, for example classes=np.unique(y_all)."
+                )
+        return self._fit(
+            X, y, sample_weight, validation_data, on_epoch_end,
+            classes=classes, continuing=not first, epochs=1, hold_out=False,
+        )
+
+    def _fit(self, X, y, sample_weight, validation_data, on_epoch_end, *, classes, continuing,
+             epochs, hold_out):
+        X, y = self._check_X(X, y, reset=not continuing)
         check_classification_targets(y)
-        self.classes_, y_encoded = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"y has only one class ({self.classes_[0]!r}); a classifier needs at least "
-                "2 classes in the training data."
+        if continuing:
+            self._check_continuation(y, classes)
+        else:
+            sizes = check_network(
+                self.n_features_in_,
+                hidden_layer_sizes=self.hidden_layer_sizes,
+                augment=self.augment,
             )
-        y_encoded = y_encoded.astype(np.int32)
+            for name in ("model_", "best_epoch_"):  # a failed fit leaves no stale network
+                self.__dict__.pop(name, None)
+            self.classes_ = _new_classes(y, classes)
+        y_encoded = np.searchsorted(self.classes_, y).astype(np.int32)
+        weights = _check_weights(sample_weight, X)
+        class_weights = self._class_weights(y_encoded)
         given = None if validation_data is None else self._check_validation_data(validation_data)
-        self._check_early_stopping(given is not None or self.validation_fraction > 0)
-        seeds = Seeds(fit_seed(self.random_state))
-        fraction = self.validation_fraction if given is None else 0
+        if hold_out:
+            self._check_early_stopping(given is not None or self.validation_fraction > 0)
+        if continuing:
+            self._warn_if_schedule_ended()
+        else:
+            self._start_network_state(sizes)
+        seeds = Seeds(self._seed)
+        fraction = self.validation_fraction if hold_out and given is None else 0
         train, held_out = _hold_out(y_encoded, fraction, seeds.split_seed())
         if held_out is not None:
-            given = X[held_out], y_encoded[held_out]
-        X_train, y_train = (X, y_encoded) if train is None else (X[train], y_encoded[train])
-        self.n_train_samples_ = len(y_train)
+            given = X[held_out], y_encoded[held_out], weights[held_out]
+        if train is not None:
+            X, y_encoded, weights = X[train], y_encoded[train], weights[train]
+        self.n_train_samples_ = len(y_encoded)
         self.n_validation_samples_ = 0 if given is None else len(given[1])
-        for name in ("model_", "best_epoch_"):
-            self.__dict__.pop(name, None)
-        self.model_ = self._build_model(X_train, sizes, seeds)
-        self.history_ = {}
-        self._train(X_train, y_train, given, seeds, on_epoch_end)
+        if not continuing:
+            self.model_ = self._build_model(X, seeds)
+            self.history_ = {}
+        self.__dict__.pop("best_epoch_", None)
+        training = X, y_encoded, weights * class_weights[y_encoded]
+        self._train(training, given, epochs, on_epoch_end, early_stopping=hold_out)
         return self
 
-    def _build_model(self, X_train, sizes, seeds):
+    def _start_network_state(self, sizes):
+        """Seed, batch order and frozen parameters of a new network (all input checked)."""
+        self._sizes = sizes
+        self._seed = fit_seed(self.random_state)
+        self._batch_order = Seeds(self._seed).batch_order()
+        self._fitted_params = self._frozen_params()
+
+    def _build_model(self, X_train, seeds):
         mean, scale = input_scaling(X_train)
         model = assemble_network(
             self.n_features_in_,
             len(self.classes_),
-            sizes=sizes,
+            sizes=self._sizes,
             activation=self.activation,
             dropout=self.dropout,
             l2=self.l2,
@@ -392,33 +604,32 @@ default="relu"
         )
         return model
 
-    def _train(self, X, y, validation, seeds, on_epoch_end):
+    def _train(self, training, validation, epochs, on_epoch_end, *, early_stopping):
         """Run the epochs of :func:`skfashion._training.fit_loop` and record the outcome."""
+        X, y, weights = training
+        # Fits of one shape share compiled programs (warm fits and partial_fit calls too).
         xla = use_xla(
-            kernel_weights(self.model_), len(y), self.epochs, self.batch_size, augment=self.augment
+            kernel_weights(self.model_), len(y), epochs, self.batch_size, augment=self.augment
         )
-        ones = np.ones(len(y), dtype=np.float32)
         run_epoch = SharedEpoch(
             self.model_,
             X,
             y,
-            ones,
+            weights,
             batch_size=self.batch_size,
             xla=xla,
             steps_per_call=STEPS_PER_CALL_VERBOSE if self.verbose >= 2 else STEPS_PER_CALL,
         )
         evaluate = None
         if validation is not None:
-            X_val, y_val = validation
-            w_val = np.ones(len(y_val), dtype=np.float32)
-            evaluate = shared_evaluator(self.model_, X_val, y_val, w_val, xla=xla)
+            evaluate = shared_evaluator(self.model_, *validation, xla=xla)
         handlers = epoch_handlers(
             verbose=self.verbose,
-            patience=self.patience if self.early_stopping else None,
+            patience=self.patience if self.early_stopping and early_stopping else None,
             on_epoch_end=on_epoch_end,
         )
-        run = TrainingRun(self.model_, self.history_, self.epochs)
-        fit_loop(run, handlers, run_epoch, seeds.batch_order(), evaluate)
+        run = TrainingRun(self.model_, self.history_, epochs)
+        fit_loop(run, handlers, run_epoch, self._batch_order, evaluate)
         self.n_iter_ = run.epochs_done
         self.interrupted_ = run.interrupted
         self.fit_time_ = run.elapsed
@@ -427,8 +638,53 @@ default="relu"
                 self.best_epoch_ = handler.best_epoch
 
     # ------------------------------------------------------------------ predict
+    def _logits(self, X):
+        """The network's logits for X, in float32, a chunk at a time."""
+        tf, keras = import_tensorflow()
+        model = self.model_
+        names = [layer.name for layer in model.layers]
+        if "logits" in names:
+            logits_of = keras.Model(model.input, model.get_layer("logits").output)
+        else:  # saved by 0.1.0: one Dense layer with softmax, named "probabilities"
+            final = model.layers[-1]
+            hidden = keras.Model(model.input, final.input)
+
+            def logits_of(x, training):
+                return tf.matmul(hidden(x, training=training), final.kernel) + final.bias
+
+        # Direct calls of the network: model.predict builds a tf.data pipeline per call.
+        return np.concatenate(
+            [
+                np.asarray(logits_of(X[start : start + PREDICT_CHUNK], training=False))
+                for start in range(0, len(X), PREDICT_CHUNK)
+            ]
+        )
+
+    def predict_log_proba(self, X):
+        """Logarithm of the probability of each class for each sample.
+
+        Computed from the network's logits (log-softmax in float64), so it stays
+        finite where a probability rounds to 0.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, 28, 28)
+            Samples, as in :meth:`fit`.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        logits = self._logits(X).astype(np.float64)
+        return logits - logsumexp(logits, axis=1, keepdims=True)
+
     def predict_proba(self, X):
         """Probability of each class for each sample.
+
+        The softmax of the network's logits, computed in float64.
 
         Parameters
         ----------
@@ -440,16 +696,7 @@ default="relu"
         proba : ndarray of shape (n_samples, n_classes)
             Class probabilities in the order of ``classes_``; rows sum to 1.
         """
-        check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        # Direct calls of the network: model.predict builds a tf.data pipeline per call.
-        proba = np.concatenate(
-            [
-                np.asarray(self.model_(X[start : start + PREDICT_CHUNK], training=False))
-                for start in range(0, len(X), PREDICT_CHUNK)
-            ]
-        ).astype(np.float64)
-        return proba / proba.sum(axis=1, keepdims=True)
+        return np.exp(self.predict_log_proba(X))
 
     def predict(self, X):
         """Predicted class of each sample.
@@ -464,8 +711,31 @@ default="relu"
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
+        log_proba = self.predict_log_proba(X)
+        return self.classes_[np.argmax(log_proba, axis=1)]
+
+
+def _new_classes(y, classes):
+    """The sorted classes of a new network: those of y, or ``classes`` (which must cover y)."""
+    found = np.unique(y if classes is None else classes)
+    if len(found) < 2:
+        raise ValueError(
+            f"y has only one class ({found[0]!r}); a classifier needs at least "
+            "2 classes in the training data."
+        )
+    if classes is not None:
+        unknown = np.setdiff1d(y, found)
+        if unknown.size:
+            raise ValueError(
+                f"y has labels that are not in classes: {unknown[:5].tolist()}; classes "
+                f"must list every label, here {found.tolist()}."
+            )
+    return found
+
+
+def _check_weights(sample_weight, X):
+    """Validated float32 sample weights (ones for None): finite, non-negative, one per sample."""
+    return _check_sample_weight(sample_weight, X, dtype=np.float32, ensure_non_negative=True)
 
 
 def _hold_out(y, validation_fraction, seed):
@@ -513,6 +783,11 @@ def _model_from_bytes(data):
         return keras.saving.load_model(path, compile=True)
 
 
+def _seed_state_variables(model):
+    """The state variables of the network's random streams (dropout, augmentation), in order."""
+    return [v for v in model.variables if v.name == "seed_generator_state"]
+
+
 def _upgrade_legacy_state(state):
     """Complete the state of a classifier pickled by skfashion 0.1.0.
 
@@ -527,3 +802,5 @@ def _upgrade_legacy_state(state):
             f"This FashionMLP pickle holds no Keras network; it was not written by skfashion. "
             f"Refit the classifier, or load it with skfashion=={LEGACY_VERSION}."
         )
+    for name, parameter in inspect.signature(FashionMLP).parameters.items():
+        state.setdefault(name, parameter.default)  # parameters added since 0.1.0
