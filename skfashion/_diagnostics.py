@@ -44,12 +44,12 @@ class Thresholds:
         ``min_rise`` above its minimum (0.15: 15 % higher); the training loss
         "keeps falling" when it ends more than ``min_rise`` below its value at
         the epoch compared with.
-    min_drop : float, default=0.01
+    min_drop : float, default=0.02
         Absolute change of an accuracy that counts: validation accuracy
         "falls" when each of the last ``patience`` epochs is more than
         ``min_drop`` below its best; training accuracy "still improves" when it
         ends more than ``min_drop`` above its value at the epoch compared with.
-    max_gap : float, default=0.07
+    max_gap : float, default=0.05
         Largest training-minus-validation accuracy gap of a model that fits:
         a gap above it in each of the last ``patience`` epochs while validation
         accuracy makes no new best (or in the only row of a table) is the
@@ -68,8 +68,8 @@ class Thresholds:
     """
 
     min_rise: float = 0.15
-    min_drop: float = 0.01
-    max_gap: float = 0.07
+    min_drop: float = 0.02
+    max_gap: float = 0.05
     patience: int = 3
     tol: float = 0.01
     underfit_accuracy: float = 0.6
@@ -520,7 +520,7 @@ def diagnose(
     min_rise, min_drop, max_gap, patience, tol, underfit_accuracy : \
 float or int
         The thresholds, documented in :class:`Thresholds` (defaults 0.15,
-        0.01, 0.07, 3, 0.01, 0.6: chosen on seeds 0-4 of the study's models,
+        0.02, 0.05, 3, 0.01, 0.6: chosen on seeds 0-4 of the study's models,
         see ``docs/verdicts.md``).
     restore_best_weights : bool, default=None
         Whether the returned model holds the weights of the best epoch. None
@@ -564,8 +564,8 @@ float or int
     accuracy there: 0.830. Overfitting: yes. After epoch 3 the validation loss
     kept rising, to 42% above its minimum at epoch 7, while the training loss
     kept falling. Training accuracy 0.940 against validation accuracy 0.810:
-    a gap of 0.130, above 0.07 in each of the last 3 epochs, while validation
-    accuracy gained no more than 0.01 on its earlier best. Train for 3 epochs,
+    a gap of 0.130, above 0.05 in each of the last 3 epochs, while validation
+    accuracy gained no more than 0.02 on its earlier best. Train for 3 epochs,
     or add dropout, data augmentation, L2 regularisation or early stopping.
     Verdict: overfitting (one run).
     >>> runs = diagnose([history, history])
@@ -919,7 +919,7 @@ def score_verdict(
     ----------
     train_score, test_score : float or array-like of float
         Mean scores.
-    max_gap : float, default=0.07
+    max_gap : float, default=0.05
         :class:`Thresholds` ``max_gap``.
     underfit_score : float, default=0.6
         :class:`Thresholds` ``underfit_accuracy``.

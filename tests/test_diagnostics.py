@@ -134,12 +134,12 @@ def test_small_creep_is_measured_but_below_min_rise():
 
 def test_plateau_then_rise_onset_is_the_end_of_the_plateau():
     d = diagnose(PLATEAU_THEN_RISE)
-    # Changed on purpose (max_gap 0.07, chosen on seeds 0-4; was "overfitting"): the gap
-    # reaches 0.07 only in epoch 8, so the accuracy curves show a stall, not yet a gap.
+    # With max_gap 0.05 (chosen on seeds 0-4) the gap is above it in each of the last 3 epochs:
+    # both curves go the wrong way. With 0.07 it passes only in epoch 8: a stall, not yet a gap.
     assert (d.verdict, d.best_epoch, d.onset_epoch, d.recommended_epochs) == (
-        "starting to overfit", 4, 6, 4
+        "overfitting", 4, 6, 4
     )
-    assert diagnose(PLATEAU_THEN_RISE, max_gap=0.05).verdict == "overfitting"
+    assert diagnose(PLATEAU_THEN_RISE, max_gap=0.07).verdict == "starting to overfit"
     # With no tolerance the onset is the best epoch itself.
     assert diagnose(PLATEAU_THEN_RISE, tol=0).onset_epoch == 4
 
@@ -156,10 +156,11 @@ def test_recommended_epochs_is_the_first_epoch_near_the_minimum():
 
 
 @pytest.mark.parametrize(
-    # Changed on purpose in 0.2: with patience 3 the gap passes max_gap in the last epoch
-    # only, so the accuracy curves do not (yet) agree with the loss curves.
+    # Changed on purpose in 0.2: with patience 3 the gap passes max_gap (0.05) in the last
+    # epochs only, so the accuracy curves do not (yet) agree with the loss curves; with 4 the
+    # validation accuracy has still stalled while the training accuracy kept rising.
     "patience, verdict",
-    [(1, "overfitting"), (3, "starting to overfit"), (4, "good fit")],
+    [(1, "overfitting"), (3, "starting to overfit"), (4, "starting to overfit")],
 )
 def test_patience_is_the_number_of_final_epochs_that_must_rise(patience, verdict):
     assert diagnose(EARLY_STOPPED, patience=patience).verdict == verdict
@@ -358,9 +359,9 @@ def test_to_frame():
         (0.40, 0.38, "underfitting"),
         (0.50, 0.30, "overfitting"),
         (0.88, 0.86, "good fit"),
-        (0.88, 0.83, "good fit"),
-        (0.88, 0.81, "good fit"),  # a gap of exactly max_gap (0.07) is allowed
-        (0.88, 0.8099, "overfitting"),
+        (0.88, 0.83, "good fit"),  # a gap of exactly max_gap (0.05) is allowed
+        (0.88, 0.8299, "overfitting"),
+        (0.88, 0.81, "overfitting"),
         (float("nan"), 0.8, None),
     ],
 )
@@ -434,8 +435,9 @@ ACCURACY_FALLING = make_history(
         # Validation accuracy stalled, but the loss curves did not: not yet overfitting.
         (SMALL_CREEP, "good fit", "flat", "stalled"),
         # Changed on purpose (min_rise 0.15, chosen on seeds 0-4; was "good fit"): a 30 % jump
-        # of validation loss in the last epoch while the training loss fell only 11 %.
-        (UPTICK_LAST, "unstable", "noisy", "improving"),
+        # of validation loss in the last epoch while the training loss fell only 11 %; training
+        # accuracy gained less than min_drop (0.02) an epoch, so its curve reads "flat".
+        (UPTICK_LAST, "unstable", "noisy", "flat"),
         (NOISY_END, "unstable", "noisy", "flat"),
         (BOTH_RISING, "unstable", None, None),
     ],

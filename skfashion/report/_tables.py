@@ -183,7 +183,7 @@ def cv_results_frame(
     metric : str, default=None
         With multi-metric scoring, the scorer to report; None uses the
         search's ``refit`` scorer.
-    max_gap : float, default=0.07
+    max_gap : float, default=0.05
         Largest training-minus-test score gap of a candidate that does not
         overfit (``max_gap`` of :func:`diagnose`).
     underfit_score : float, default=0.6
@@ -337,7 +337,7 @@ def validation_curve_frame(
         Its values, in the order they were tried.
     train_scores, test_scores : array-like of shape (n_values, n_folds)
         The scores ``validation_curve`` returns.
-    max_gap : float, default=0.07
+    max_gap : float, default=0.05
         Largest training-minus-test gap of a value that does not overfit
         (``max_gap`` of :func:`diagnose`).
     underfit_score : float, default=0.6
@@ -406,7 +406,7 @@ def learning_curve_frame(
     min_gain : float, default=0.01
         Rise of the mean test score from one training size to the next above
         which more data still helps.
-    max_gap : float, default=0.07
+    max_gap : float, default=0.05
         Largest training-minus-test gap of a model that does not overfit
         (``max_gap`` of :func:`diagnose`).
     underfit_score : float, default=0.6
