@@ -14,16 +14,17 @@ the current code.
 
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from skfashion import FashionMLP, report
+from skfashion import report
 from skfashion._diagnostics import DEFAULT_THRESHOLDS
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTINGS = dict(epochs=20, validation_fraction=0.2, random_state=0)
 MODELS = {
     "smaller": dict(hidden_layer_sizes="smaller"),
     "bigger": dict(hidden_layer_sizes="bigger"),
@@ -55,25 +56,16 @@ def results(seeds_script):
     return json.loads(seeds_script.DEFAULT_RESULTS.read_text(encoding="utf-8"))
 
 
-def _test_loss_recorder(estimator, X_test, y_test, losses):
-    def on_epoch_end(epoch, logs):
-        proba = estimator.predict_proba(X_test)
-        picked = proba[np.arange(len(y_test)), np.searchsorted(estimator.classes_, y_test)]
-        losses.append(float(-np.mean(np.log(np.clip(picked, 1e-7, 1)))))
-
-    return on_epoch_end
-
-
 @pytest.fixture(scope="module")
-def trained(fashion_train, fashion_test):
-    """Histories of the three models on seed 0, with the test loss after every epoch."""
-    X, y = fashion_train.data[:6000], fashion_train.target[:6000]
-    out = {}
-    for name, params in MODELS.items():
-        estimator, test_loss = FashionMLP(**params, **SETTINGS), []
-        recorder = _test_loss_recorder(estimator, fashion_test.data, fashion_test.target, test_loss)
-        out[name] = (estimator.fit(X, y, on_epoch_end=recorder).history_, test_loss)
-    return out
+def trained(seeds_script, tmp_path_factory):
+    """Histories of the three models on seed 0, with the test loss after every epoch, trained
+    here by the seeds script itself (in its own process: it pins TensorFlow to one thread)."""
+    path = tmp_path_factory.mktemp("seed0") / "verdicts.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "verdict_seeds.py"), "train"]
+    command += ["--seeds", "0", "--models", *MODELS, "--results", str(path)]
+    subprocess.run(command, check=True, capture_output=True, timeout=900)
+    runs = json.loads(path.read_text(encoding="utf-8"))["runs"]["0"]
+    return {name: (runs[name]["history"], runs[name]["test"]["loss"]) for name in MODELS}
 
 
 @pytest.fixture(scope="module")
