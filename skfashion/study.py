@@ -7,6 +7,8 @@ command is a thin front end to it.
 """
 
 import contextlib
+import io
+import itertools
 import os
 import shutil
 import sys
@@ -17,13 +19,14 @@ import warnings
 from dataclasses import dataclass, field
 from numbers import Integral
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from . import _i18n
 from ._datasets import N_IMAGES
-from ._environment import machine_info
+from ._environment import machine_info, usable_cpus
 from ._seeds import fit_seed
 from ._study_design import (
     DEFAULT_MODELS,
@@ -187,7 +190,11 @@ _SUMMARY_COLUMNS = (
         "lang": [StrOptions(set(_i18n.LANGUAGES))],
         "verbose": ["verbose"],
         "progress": ["boolean", None],
-        "n_jobs": [Integral, None],
+        "n_jobs": [
+            Interval(Integral, None, -1, closed="right"),
+            Interval(Integral, 1, None, closed="left"),
+            None,
+        ],
         "cache": ["boolean", str, os.PathLike],
     },
     prefer_skip_nested_validation=True,
@@ -280,11 +287,17 @@ def run_study(
         Show a progress bar over models and epochs on standard error. None
         shows it only when standard error is a terminal.
     n_jobs : int, default=None
-        None or 1 trains one model after another in this process, the seeds of
-        a model next to each other. Otherwise the runs are trained in parallel
-        with :class:`joblib.Parallel` (``-1``: all cores), on a Dask cluster
-        when joblib's Dask backend is active; the progress bar then advances
-        once per finished run.
+        Worker processes that train the runs at once. Every run trains in a
+        worker process whose TensorFlow uses one thread, so that its numbers
+        are the same bits on any machine and for any ``n_jobs`` (those of
+        ``benchmarks/verdict_seeds.py`` for the same model and seed). None or
+        -1: one worker per usable core; 1: one worker, one run after another;
+        -2: all cores but one, as in joblib. When joblib's Dask backend is
+        active (:func:`skfashion.compute_backend`), the runs go to the Dask
+        workers instead and use their threads: the same bits when each worker
+        has one thread, as ``--local-cluster`` starts them. The progress bar
+        advances once per finished run; with ``verbose``, a run's rows are
+        printed when it finishes.
     cache : bool or path-like, default=False
         Keep each finished model's results (fitted attributes and test-set
         probabilities) in a cache, and take from it the models already
@@ -478,7 +491,14 @@ def _model_data(name, settings, data):
     return {"X": data["X"][:n], "y": data["y"][:n], "X_test": data["X_test"]}
 
 
-def _fit_and_predict(name, seed, settings, data, *, verbose=0, on_epoch_end=None):
+# Every run trains in a worker process whose TensorFlow runs one thread: its float sums then do
+# not depend on the machine's cores or on n_jobs, so a run gives the same bits on any machine,
+# those of benchmarks/verdict_seeds.py for the same model and seed. On two cores, two such
+# workers also train more per second than one process with two threads.
+_WORKER_ENV = MappingProxyType({"SKFASHION_THREADS": "1"})
+
+
+def _fit_and_predict(name, seed, settings, data, *, verbose=0):
     """Fit one run, model ``name`` with ``seed``, on its ``data`` (of :func:`_model_data`).
 
     Returns the fitted estimator and its test-set probabilities. A function
@@ -487,52 +507,103 @@ def _fit_and_predict(name, seed, settings, data, *, verbose=0, on_epoch_end=None
     estimator = _estimator(name, seed, settings, verbose)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Training interrupted")
-        estimator.fit(data["X"], data["y"], on_epoch_end=on_epoch_end)
+        estimator.fit(data["X"], data["y"])
     if estimator.interrupted_:
         raise KeyboardInterrupt
     return estimator, estimator.predict_proba(data["X_test"])
 
 
-def _fit_seeds(name, seeds, settings, data, *, verbose=0, progress=None, on_run=None):
-    """Fit model ``name`` once per seed, one seed after another; a list of (estimator, proba).
+def _fit_in_worker(name, seed, settings, data, verbose=0):
+    """:func:`_fit_and_predict` in a worker: ``(estimator, proba)`` and what it printed."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        if verbose:
+            estimator = _estimator(name, seed, settings)
+            print(_heading(name, seed, estimator, _n_images(name, settings)))
+        run = _fit_and_predict(name, seed, settings, data, verbose=verbose)
+    return run, printed.getvalue()
 
-    The runs of one model (the same network and data, different seeds) come
-    together here, where work they share can be shared. ``on_run(seed, run)``
-    is called as each run finishes (the study keeps it in its cache there).
+
+def _n_workers(n_jobs, n_runs):
+    """Worker processes for ``n_runs`` runs: ``n_jobs`` as joblib reads it, at most one per run."""
+    cpus = usable_cpus()
+    wanted = cpus if n_jobs is None else n_jobs if n_jobs > 0 else cpus + 1 + n_jobs
+    return max(1, min(wanted, n_runs))
+
+
+def _cost(name, settings):
+    """A rough cost of one run of ``name``: its batches times (a fixed part + its weights)."""
+    from ._network import resolve_hidden_layer_sizes
+
+    params = {**TRAINING, **MODELS[name]}
+    units = (784, *resolve_hidden_layer_sizes(params["hidden_layer_sizes"]), 10)
+    weights = sum(a * b for a, b in itertools.pairwise(units))
+    batches = _epochs(name, settings) * _n_images(name, settings) / params["batch_size"]
+    return batches * (50_000 + weights) * (3 if params.get("augment") else 1)
+
+
+def _longest_first(jobs, settings):
+    """The runs, costliest first, so that no long run starts when the others are done."""
+    return sorted(jobs, key=lambda job: -_cost(job[0], settings))
+
+
+def _on_remote_backend():
+    """True when joblib's active backend is a cluster's (``compute_backend``'s Dask)."""
+    from joblib._parallel_backends import (
+        LokyBackend,
+        MultiprocessingBackend,
+        SequentialBackend,
+        ThreadingBackend,
+    )
+    from joblib.parallel import get_active_backend
+
+    local = (LokyBackend, MultiprocessingBackend, SequentialBackend, ThreadingBackend)
+    return not isinstance(get_active_backend()[0], local)
+
+
+def _run_all(jobs, settings, model_data, verbose, n_jobs, on_run):
+    """Train every ``(name, seed)`` of ``jobs``; ``on_run(name, seed, run, printed)`` as each ends.
+
+    The runs go to worker processes of TensorFlow with one thread each
+    (:data:`_WORKER_ENV`), or to the Dask cluster of an active
+    ``compute_backend``, whose workers set their own threads.
     """
-    runs = []
-    for seed in seeds:
-        if progress is not None:
-            progress.start(name, seed)
-        on_epoch_end = None if progress is None else progress.on_epoch_end
-        runs.append(
-            _fit_and_predict(name, seed, settings, data, verbose=verbose, on_epoch_end=on_epoch_end)
+    if _on_remote_backend():
+        from joblib import Parallel, delayed
+
+        done = Parallel(n_jobs=-1 if n_jobs is None else n_jobs, return_as="generator")(
+            delayed(_fit_in_worker)(name, seed, settings, model_data[name], verbose)
+            for name, seed in jobs
         )
-        if progress is not None:
-            progress.finish(runs[-1][0])
-        if on_run is not None:
-            on_run(seed, runs[-1])
-    return runs
+        for (name, seed), (run, printed) in zip(jobs, done, strict=True):
+            on_run(name, seed, run, printed)
+        return
+    _run_in_workers(jobs, settings, model_data, verbose, _n_workers(n_jobs, len(jobs)), on_run)
 
 
-class _Progress:
-    """The progress bar over every epoch of every run, and the headings of ``verbose``."""
+def _run_in_workers(jobs, settings, model_data, verbose, n_workers, on_run):
+    from concurrent.futures import FIRST_COMPLETED, wait
 
-    def __init__(self, bar, settings, verbose):
-        self.bar, self.settings, self.verbose = bar, settings, verbose
+    from joblib.externals.loky import get_reusable_executor
 
-    def start(self, name, seed):
-        several = len(self.settings["seeds"]) > 1
-        self.bar.set_description(f"{name} (seed {seed})" if several else name)
-        if self.verbose:
-            estimator = _estimator(name, seed, self.settings)
-            print(_heading(name, seed, estimator, _n_images(name, self.settings)), flush=True)
-
-    def on_epoch_end(self, epoch, logs):
-        return _advance(self.bar)(epoch, logs)
-
-    def finish(self, estimator):
-        self.bar.update(estimator.epochs - estimator.n_iter_)  # epochs early stopping skipped
+    executor = get_reusable_executor(max_workers=n_workers, env=dict(_WORKER_ENV))
+    try:
+        futures = {
+            executor.submit(_fit_in_worker, name, seed, settings, model_data[name], verbose): (
+                name,
+                seed,
+            )
+            for name, seed in _longest_first(jobs, settings)
+        }
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=list(futures).index):
+                on_run(*futures[future], *future.result())
+    except BaseException:
+        # Ctrl-C, an error or a failed run: stop the other runs now, leave no worker behind.
+        executor.shutdown(wait=True, kill_workers=True)
+        raise
 
 
 def _train(names, settings, data, verbose, progress, n_jobs, cache=False):
@@ -543,11 +614,43 @@ def _train(names, settings, data, verbose, progress, n_jobs, cache=False):
     """
     from tqdm import tqdm
 
-    from ._cache import cached_fit, keep_fit, open_cache
+    from ._cache import keep_fit, open_cache
 
     cache = open_cache(cache)
     model_data = {name: _model_data(name, settings, data) for name in names}
-    runs, keys = {}, {}  # (name, seed) -> (estimator, proba) of every finished run; cache keys
+    runs, keys = _cached_runs(cache, names, settings, model_data, verbose)
+
+    def finished(name, seed, run, printed):
+        if printed:
+            print(printed, end="", flush=True)
+        runs[name, seed] = run
+        keep_fit(cache, keys.get((name, seed)), *run)
+        _advance(bar, name, seed, run[0])
+
+    # The runs to train (those found in the cache are left out).
+    jobs = [(name, s) for name in names for s in settings["seeds"] if (name, s) not in runs]
+    total = sum(_epochs(name, settings) for name, _ in jobs)
+    if progress is None:
+        progress = getattr(sys.stderr, "isatty", lambda: False)()
+    bar = tqdm(total=total, unit="epoch", file=sys.stderr, disable=not progress, leave=True)
+    n_runs = len(names) * len(settings["seeds"])
+    with bar, _printing_above(bar, verbose), _naming_what_is_kept(cache, runs, n_runs):
+        bar.set_description("runs")
+        if jobs:
+            _run_all(jobs, settings, model_data, verbose, n_jobs, finished)
+    ordered = {name: [runs[name, seed] for seed in settings["seeds"]] for name in names}
+    fitted = {name: [estimator for estimator, _ in ordered[name]] for name in names}
+    probas = {name: [proba for _, proba in ordered[name]] for name in names}
+    return fitted, probas
+
+
+def _cached_runs(cache, names, settings, model_data, verbose):
+    """The runs the cache holds, ``(name, seed) -> (estimator, proba)``, and every run's key."""
+    from ._cache import cached_fit
+
+    runs, keys = {}, {}
+    if cache is None:  # no estimator to build: this process need not load TensorFlow yet
+        return runs, keys
     for name in names:
         part = model_data[name]
         for seed in settings["seeds"]:
@@ -557,48 +660,7 @@ def _train(names, settings, data, verbose, progress, n_jobs, cache=False):
             )
             if found is not None:
                 runs[name, seed] = found
-
-    def finished(name, seed, run):
-        runs[name, seed] = run
-        keep_fit(cache, keys[name, seed], *run)
-
-    # The runs to do, a model's seeds together (runs found in the cache are left out).
-    todo = {name: [s for s in settings["seeds"] if (name, s) not in runs] for name in names}
-    todo = {name: seeds for name, seeds in todo.items() if seeds}
-    total = sum(len(seeds) * _epochs(name, settings) for name, seeds in todo.items())
-    if progress is None:
-        progress = getattr(sys.stderr, "isatty", lambda: False)()
-    bar = tqdm(total=total, unit="epoch", file=sys.stderr, disable=not progress, leave=True)
-    n_runs = len(names) * len(settings["seeds"])
-    with bar, _printing_above(bar, verbose), _naming_what_is_kept(cache, runs, n_runs):
-        if n_jobs is None or n_jobs == 1:
-            watch = _Progress(bar, settings, verbose)
-            for name, seeds in todo.items():
-                _fit_seeds(
-                    name,
-                    seeds,
-                    settings,
-                    model_data[name],
-                    verbose=verbose,
-                    progress=watch,
-                    on_run=lambda seed, run, name=name: finished(name, seed, run),
-                )
-        else:
-            from joblib import Parallel, delayed
-
-            bar.set_description("models")
-            jobs = [(name, seed) for name, seeds in todo.items() for seed in seeds]
-            done = Parallel(n_jobs=n_jobs, return_as="generator")(
-                delayed(_fit_and_predict)(name, seed, settings, model_data[name])
-                for name, seed in jobs
-            )
-            for (name, seed), run in zip(jobs, done, strict=True):
-                finished(name, seed, run)
-                bar.update(_epochs(name, settings))
-    ordered = {name: [runs[name, seed] for seed in settings["seeds"]] for name in names}
-    fitted = {name: [estimator for estimator, _ in ordered[name]] for name in names}
-    probas = {name: [proba for _, proba in ordered[name]] for name in names}
-    return fitted, probas
+    return runs, keys
 
 
 @contextlib.contextmanager
@@ -620,14 +682,11 @@ def _naming_what_is_kept(cache, runs, n_runs):
         ) from exc
 
 
-def _advance(bar):
-    def on_epoch_end(epoch, logs):
-        if "val_accuracy" in logs:
-            bar.set_postfix(val_accuracy=f"{logs['val_accuracy']:.3f}", refresh=False)
-        bar.update(1)
-        return False
-
-    return on_epoch_end
+def _advance(bar, name, seed, estimator):
+    """Move the bar on by a finished run's epochs (those early stopping skipped included)."""
+    last = estimator.history_.get("val_accuracy", [float("nan")])[-1]
+    bar.set_postfix_str(f"{name} (seed {seed}) val_accuracy={last:.3f}", refresh=False)
+    bar.update(estimator.epochs)
 
 
 def _heading(name, seed, estimator, n_images):

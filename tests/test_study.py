@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
+from pathlib import Path
 
 import matplotlib.image as mpimg
 import numpy as np
@@ -30,6 +31,7 @@ TINY = {
     "subset_size": 500,
     "seeds": 2,
     "random_state": 0,
+    "n_jobs": 2,  # two worker processes, on any machine
 }
 TINY_SEEDS = [0, 1]
 PNG_SHAPES = {
@@ -40,6 +42,7 @@ PNG_SHAPES = {
     "tutorial_confusion_matrix.png": (750, 800, 4),
 }
 TIMING_COLUMNS = ["fit_time_s"]
+VERDICTS_JSON = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "verdicts.json"
 
 
 @pytest.fixture(scope="module")
@@ -539,6 +542,17 @@ def test_report_compares_with_published_results(tiny):
     )
 
 
+def test_the_numbers_do_not_depend_on_the_number_of_workers(tiny, tmp_path):
+    """Tiny's runs in two worker processes, some of them again in one: the same bits."""
+    result, _, _ = tiny
+    models = ["smaller", "bigger+dropout+l2"]
+    alone = run_study(out=tmp_path / "report", **{**TINY, "models": models, "n_jobs": 1})
+    for name in models:
+        assert alone.histories[name] == result.histories[name]
+        for proba, expected in zip(alone.test_proba[name], result.test_proba[name], strict=True):
+            np.testing.assert_array_equal(proba, expected)
+
+
 def test_progress_bar_counts_every_epoch(tiny):
     result, _, stderr = tiny
     total = sum(e.epochs for estimators in result.estimators.values() for e in estimators)
@@ -631,12 +645,14 @@ def test_the_full_run_trains_strong_on_every_training_image_with_its_recipe(tmp_
 
     fits = []
 
-    def record(name, seed, settings, data, *, verbose=0, on_epoch_end=None):
-        estimator = study._estimator(name, seed, settings)
-        fits.append((estimator.get_params(), len(data["X"]), len(data["y"])))
+    def record(jobs, settings, model_data, verbose, n_jobs, on_run):
+        for name, seed in jobs:
+            estimator = study._estimator(name, seed, settings)
+            data = model_data[name]
+            fits.append((estimator.get_params(), len(data["X"]), len(data["y"])))
         raise _Stop
 
-    monkeypatch.setattr("skfashion.study._fit_and_predict", record)
+    monkeypatch.setattr("skfashion.study._run_all", record)
     with pytest.raises(_Stop):
         run_study(out=tmp_path / "report", models=["strong"], progress=False)
     [(params, n_images, n_labels)] = fits
@@ -665,17 +681,29 @@ def test_a_failed_run_keeps_the_previous_report(tiny, tmp_path, monkeypatch):
     assert [path.name for path in tmp_path.iterdir()] == ["report"]
 
 
-def test_an_interrupted_run_leaves_nothing(tmp_path, monkeypatch):
-    def interrupt(bar):
-        def on_epoch_end(epoch, logs):
-            raise KeyboardInterrupt
+def test_an_interrupted_run_leaves_nothing_and_no_worker(tmp_path, monkeypatch):
+    """Ctrl-C while the workers train: no report, no temporary folder, every worker ended."""
+    from joblib.externals.loky import reusable_executor
 
-        return on_epoch_end
+    workers = []
+
+    def interrupt(*args):
+        workers.extend(reusable_executor._executor._processes.values())
+        raise KeyboardInterrupt
 
     monkeypatch.setattr("skfashion.study._advance", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        run_study(out=tmp_path / "report", quick=True, models=["smaller"], progress=False)
+        run_study(
+            out=tmp_path / "report",
+            quick=True,
+            models=["smaller"],
+            epochs=1,
+            seeds=3,
+            n_jobs=2,
+            progress=False,
+        )
     assert list(tmp_path.iterdir()) == []
+    assert len(workers) == 2 and not any(worker.is_alive() for worker in workers)
 
 
 def test_refuses_to_replace_a_folder_that_is_no_report(tmp_path):
@@ -701,6 +729,7 @@ def test_refuses_to_replace_a_folder_that_is_no_report(tmp_path):
         ({"seeds": 0}, "'seeds' parameter"),
         ({"seeds": -2}, "'seeds' parameter"),
         ({"seeds": 1.5}, "'seeds' parameter"),
+        ({"n_jobs": 0}, "'n_jobs' parameter"),
     ],
 )
 def test_invalid_parameters_fail_before_any_work(params, message, tmp_path):
@@ -786,3 +815,16 @@ def test_same_random_state_same_numbers(quick, japanese):
         _read(out, "history.csv").set_index("model").loc[shared] for out in (en_out, ja_out)
     ]
     pd.testing.assert_frame_equal(*histories, check_exact=True)
+
+
+@pytest.mark.slow
+def test_a_run_has_the_bits_of_the_seeds_script_run_of_its_model_and_seed(tmp_path):
+    """The full study's smaller and baseline, seed 0: the histories benchmarks/verdict_seeds.py
+    committed (one TensorFlow thread there and in the study's workers)."""
+    committed = json.loads(VERDICTS_JSON.read_text(encoding="utf-8"))
+    models = ["smaller", "baseline"]
+    result = run_study(out=tmp_path / "report", models=models, seeds=1, progress=False)
+    assert result.settings["subset_size"] == committed["settings"]["n_images"]
+    assert result.settings["epochs"] == committed["settings"]["epochs"]
+    for name in models:
+        assert result.histories[name][0] == committed["runs"]["0"][name]["history"]
