@@ -28,6 +28,10 @@ seeds       1 and 5 seeds of 4+4 and 16+16 on the study's 4,800 training
             images (6,000 with 20 % held out), 20 epochs, in one process.
 grid        GridSearchCV over 3 network sizes x 2 dropout rates, cv=3, on
             10,000 images, end to end.
+study       The default full study (``skfashion study``: 9 models x 3 seeds,
+            no cache, report into a temporary folder), the command itself in
+            a fresh process, from its start to its exit; with the training
+            time the study records for each model (its seeds together).
 
 Every table gives GFLOP/s (training FLOPs: 6 x weights of the dense layers x
 images x epochs; forward 2, backward 4 per weight and image) and the compute
@@ -65,10 +69,16 @@ ROOT = HERE.parent
 WORKER = HERE / "contenders.py"
 DEFAULT_OUT = HERE / "results"
 DEFAULT_NAME = "performance"
-SECTIONS = ("contenders", "variants", "units", "sizes", "seeds", "grid")
+SECTIONS = ("contenders", "variants", "units", "sizes", "seeds", "grid", "study")
 BUSY_OTHERS_CORES = 0.25  # median cores used by other processes during a measurement
 SCHEMA_VERSION = 2
 BENCH_EXTRA = "pip install -e '.[bench]'"
+
+STUDY_PROGRAM = "study"
+"""A job that runs the ``skfashion study`` command itself instead of ``contenders.py``."""
+STUDY_CASE = "skfashion_study"
+STUDY_COMMAND = ["-m", "skfashion._cli", "study", "--no-cache", "--no-progress"]
+"""The study as a user runs it, less the cache (every run trains) and the progress bar."""
 
 LEGACY_XLA = {"XLA_FLAGS": "--xla_cpu_use_thunk_runtime=false"}
 CONTENDERS = {
@@ -188,6 +198,7 @@ FULL = {
     "grid": {"hidden_layer_sizes": ["smaller", "baseline", "bigger"], "dropout": [0.0, 0.5]},
     "cv": 3,
     "variants": tuple(VARIANTS),
+    "study_args": (),  # the default full study: every default model, 3 seeds
 }
 QUICK = {
     "n_train": 2_000,
@@ -206,6 +217,15 @@ QUICK = {
     "grid": {"hidden_layer_sizes": ["smaller"], "dropout": [0.0, 0.5]},
     "cv": 2,
     "variants": ("keras_f32", "fashion_mlp_legacy_xla"),
+    "study_args": (
+        "--quick",
+        "--models",
+        "smaller,baseline",
+        "--epochs",
+        "1",
+        "--subset-size",
+        "500",
+    ),
 }
 GOALS = {
     # issue #14
@@ -215,6 +235,8 @@ GOALS = {
     "max_accuracy_gap_points": 0.5,
     "max_seeds_ratio": 2.0,
     "max_grid_search_s": 25.0,
+    # issues #13 and #14
+    "max_study_s": 150.0,
     # earlier targets, still checked
     "min_speedup_vs_course_keras": 3.0,
     "max_peak_rss_mb": 1500.0,
@@ -305,6 +327,8 @@ def plan(sections, settings, names=None):
                     },
                 )
             ]
+        elif section == "study":
+            found = [(STUDY_CASE, {"program": STUDY_PROGRAM, "args": list(settings["study_args"])})]
         if names and section not in names:
             found = [(name, job) for name, job in found if name in names]
         if found:
@@ -369,12 +393,14 @@ def run_worker(job, *, timeout):
     A failed or timed-out worker gives ``{"error": ...}``.
     """
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONWARNINGS="ignore", **job.get("env", {}))
+    if job["program"] == STUDY_PROGRAM:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     started, busy_before = time.monotonic(), cpu_busy_seconds()
     with tempfile.TemporaryDirectory(prefix="skfashion-bench-") as tmp:
         result_path, log_path = Path(tmp, "result.json"), Path(tmp, "stderr.log")
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, str(WORKER), json.dumps(job), str(result_path)],
+                _worker_command(job, tmp, result_path),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
@@ -393,10 +419,13 @@ def run_worker(job, *, timeout):
                     break
                 time.sleep(0.05)
             proc.returncode = os.waitstatus_to_exitcode(status)
+        wall_s = time.monotonic() - started
         peak_rss_mb = usage.ru_maxrss / 1024  # kilobytes on Linux
         others = _others_cores(started, busy_before, usage.ru_utime + usage.ru_stime)
         if timed_out:
             return {"error": f"timed out after {timeout} s", "peak_rss_mb": peak_rss_mb}
+        if proc.returncode == 0 and job["program"] == STUDY_PROGRAM:
+            study_result(Path(tmp, "report"), wall_s, usage, result_path)
         if proc.returncode != 0 or not result_path.exists():
             tail = log_path.read_text(errors="replace").strip().splitlines()[-15:]
             return {
@@ -409,6 +438,38 @@ def run_worker(job, *, timeout):
     result["peak_rss_mb"] = peak_rss_mb
     result["others_cores"] = others
     return result
+
+
+def _worker_command(job, tmp, result_path):
+    if job["program"] == STUDY_PROGRAM:
+        return [sys.executable, *STUDY_COMMAND, "--out", str(Path(tmp, "report")), *job["args"]]
+    return [sys.executable, str(WORKER), json.dumps(job), str(result_path)]
+
+
+def study_result(report, wall_s, usage, result_path):
+    """Write the result of a study job: its times, and each model's from the report folder.
+
+    ``fit_s`` is the command's wall time from start to exit (Python's start and
+    every import included), ``fit_cpu_s`` the CPU time of the command and its
+    worker processes; ``run_time_s`` the study's own (``study.json``), and
+    ``model_fit_s`` each model's training time, its seeds together
+    (``summary.csv``): with runs in parallel these add up to more than the
+    wall time.
+    """
+    import csv
+
+    record = json.loads(Path(report, "study.json").read_text(encoding="utf-8"))
+    with open(Path(report, "summary.csv"), newline="", encoding="utf-8") as table:
+        models = {row["model"]: float(row["fit_time_s"]) for row in csv.DictReader(table)}
+    result = {
+        "fit_s": wall_s,
+        "fit_cpu_s": usage.ru_utime + usage.ru_stime,
+        "run_time_s": record["run_time_s"],
+        "model_fit_s": models,
+        "seeds": record["seeds"],
+        "peak_rss_mb": 0.0,  # the runner's measurement replaces it
+    }
+    Path(result_path).write_text(json.dumps(result))
 
 
 def cpu_busy_seconds():
@@ -460,6 +521,7 @@ def wait_for_quiet(max_wait, window=10.0):
 METRICS = (
     "fit_s",
     "fit_cpu_s",
+    "run_time_s",
     "others_cores",
     "test_accuracy",
     "predict_first_s",
@@ -578,7 +640,17 @@ def section_result(section, rows, settings):
         result["ratios"] = contender_ratios(rows)
     if section == "seeds":
         result["ratios"] = seeds_ratios(rows)
+    if section == "study":
+        for row in rows:
+            row["model_fit_s"] = model_fit_summary(row["runs"])
     return result
+
+
+def model_fit_summary(runs):
+    """Per model, :func:`summarise` of its training time over the good runs of a study job."""
+    good = [run for run in runs if "error" not in run]
+    models = dict.fromkeys(name for run in good for name in run["model_fit_s"])
+    return {name: summarise([run["model_fit_s"][name] for run in good]) for name in models}
 
 
 def compute_floor(report):
@@ -694,6 +766,13 @@ def check_goals(report):
         GOALS["max_grid_search_s"],
         "max",
         "GridSearchCV, 3 sizes x 2 dropout, cv=3, 10,000 images, serial, in seconds",
+    )
+    study = [row for row in sections.get("study", {}).get("rows", []) if "fit_s" in row]
+    goals["study_s"] = _goal(
+        study[0]["fit_s"]["median"] if study else None,
+        GOALS["max_study_s"],
+        "max",
+        "the default full study (3 seeds), the command from start to exit, in seconds",
     )
     course = rows.get("course_keras")
     goals["speedup_vs_course_keras"] = _goal(
@@ -1116,6 +1195,41 @@ def _grid_md(result):
     )
 
 
+def _study_md(result):
+    table, models = [], []
+    for row in result["rows"]:
+        command = " ".join(["skfashion", *STUDY_COMMAND[2:], *row["job"]["args"]])
+        good = [run for run in row["runs"] if "error" not in run]
+        table.append(
+            [
+                f"`{command}`",
+                len(good[0]["seeds"]) if good else "-",
+                _stat(row, "fit_s", 1),
+                _stat(row, "run_time_s", 1),
+                _stat(row, "fit_cpu_s", 1),
+                _stat(row, "peak_rss_mb", 0),
+            ]
+        )
+        models += [
+            [name, _stat({"t": summary}, "t", 1)] for name, summary in row["model_fit_s"].items()
+        ]
+    return "\n".join(
+        [
+            "## The study, end to end\n",
+            "The command in a fresh process: total s from its start to its exit (Python's "
+            "start and imports included), the study's own run time (study.json), the CPU time "
+            "of the command and its worker processes, and the largest peak memory of any one of "
+            "them. "
+            "Median, min-max over the repeats.\n",
+            markdown_table(["command", "seeds", "total s", "study s", "CPU s", "peak MB"], table),
+            "",
+            "Training time of each model, its seeds together (summary.csv); runs train in "
+            "parallel, so these add up to more than the study's time.\n",
+            markdown_table(["model", "training s"], models),
+        ]
+    )
+
+
 RENDER = {
     "contenders": _contenders_md,
     "variants": _variants_md,
@@ -1123,6 +1237,7 @@ RENDER = {
     "sizes": _sizes_md,
     "seeds": _seeds_md,
     "grid": _grid_md,
+    "study": _study_md,
 }
 
 
@@ -1178,9 +1293,13 @@ def render_markdown(report):
         )
         + ".",
         "",
-        f"{settings['repeats']} interleaved repeats per measurement, each in a fresh process; "
-        f"{settings['n_train']:,} training images, {settings['n_test']:,} test images, "
-        f"{settings['epochs']} epochs, batch {settings['batch_size']}"
+        f"{settings['repeats']} interleaved repeats per measurement, each in a fresh process"
+        + (
+            f"; {settings['n_train']:,} training images, {settings['n_test']:,} test images, "
+            f"{settings['epochs']} epochs, batch {settings['batch_size']}"
+            if set(report["sections"]) != {"study"}  # the study has its own settings
+            else ""
+        )
         + (" (**--quick smoke run, not a measurement**)" if settings["quick"] else "")
         + (f"; only {', '.join(settings['only'])}" if settings.get("only") else "")
         + (f"; without {', '.join(settings['skip'])}" if settings.get("skip") else "")
@@ -1515,6 +1634,12 @@ def _progress(section, repeat, repeats, name, result):
     head = f"{section:<10} {repeat + 1}/{repeats} {name:<28}"
     if "error" in result:
         return f"{head} FAILED: {result['error']} {' | '.join(result.get('stderr_tail', [])[-3:])}"
+    if "model_fit_s" in result:
+        return (
+            f"{head} total {result['fit_s']:7.2f} s  study {result['run_time_s']:7.2f} s  "
+            f"cpu {result['fit_cpu_s']:7.2f} s  others {result['others_cores']:.2f} cores  "
+            f"peak RSS {result['peak_rss_mb']:.0f} MB"
+        )
     return (
         f"{head} fit {result['fit_s']:7.2f} s  cpu {result['fit_cpu_s']:7.2f} s  "
         f"others {result['others_cores']:.2f} cores  accuracy {result['test_accuracy']:.4f}  "

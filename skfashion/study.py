@@ -496,6 +496,8 @@ def _model_data(name, settings, data):
 # those of benchmarks/verdict_seeds.py for the same model and seed. On two cores, two such
 # workers also train more per second than one process with two threads.
 _WORKER_ENV = MappingProxyType({"SKFASHION_THREADS": "1"})
+# Idle workers stay this long (seconds), with TensorFlow loaded, for the next study in a session.
+_WORKER_IDLE_S = 60
 
 
 def _fit_and_predict(name, seed, settings, data, *, verbose=0):
@@ -586,7 +588,9 @@ def _run_in_workers(jobs, settings, model_data, verbose, n_workers, on_run):
 
     from joblib.externals.loky import get_reusable_executor
 
-    executor = get_reusable_executor(max_workers=n_workers, env=dict(_WORKER_ENV))
+    executor = get_reusable_executor(
+        max_workers=n_workers, env=dict(_WORKER_ENV), timeout=_WORKER_IDLE_S
+    )
     try:
         futures = {
             executor.submit(_fit_in_worker, name, seed, settings, model_data[name], verbose): (

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -153,8 +154,10 @@ def test_every_job_names_a_worker_program(run):
     for _, job in [*run.CONTENDERS.values(), *run.VARIANTS.values()]:
         assert job["program"] in programs
         assert set(job) <= {"program", "env"}
-    for cases in run.plan(run.SECTIONS, run.FULL).values():
-        assert all(job["program"] in programs for _, job in cases)
+    for section, cases in run.plan(run.SECTIONS, run.FULL).items():
+        # The study section runs the skfashion command itself, no worker program.
+        expected = {run.STUDY_PROGRAM} if section == "study" else programs
+        assert all(job["program"] in expected for _, job in cases)
     assert set(run.REQUIRES) <= set(programs)
     assert set(run.QUICK["variants"]) <= set(run.FULL["variants"]) == set(run.VARIANTS)
     assert set(run.PEERS) | set(run.EXPERTS) < set(run.CONTENDERS)
@@ -189,6 +192,11 @@ def test_plan_defines_the_tables(run):
     assert five["params"] == {"hidden_layer_sizes": [16, 16], "validation_fraction": 0.2}
     # The study's 4,800 training images: 6,000 less the 20 % validation hold-out.
     assert five["flops"] == [[[16, 16], 4_800, 20]] * 5
+    # The default full study, as a user runs it (no options but no cache and no bar).
+    assert cases["study"] == [("skfashion_study", {"program": "study", "args": []})]
+    assert "--seeds" not in run.STUDY_COMMAND and "--quick" not in run.STUDY_COMMAND
+    assert list(run.plan(run.SECTIONS, run.FULL, ["study"])) == ["study"]
+    assert "--quick" in run.plan(["study"], run.QUICK)["study"][0][1]["args"]
 
 
 def test_only_selects_sections_and_cases(run):
@@ -200,7 +208,7 @@ def test_only_selects_sections_and_cases(run):
     }
     assert run.plan(run.SECTIONS, run.QUICK, ["variants"])["variants"][0][0] == "keras_f32"
     kept = run.skip(run.plan(run.SECTIONS, run.FULL), ["grid", "variants", "torch_loop", "4+4"])
-    assert list(kept) == ["contenders", "units", "sizes", "seeds"]
+    assert list(kept) == ["contenders", "units", "sizes", "seeds", "study"]
     assert "torch_loop" not in dict(kept["contenders"]) and "4+4" not in dict(kept["units"])
     assert len(kept["units"]) == len(run.plan(["units"], run.FULL)["units"]) - 1
     assert {"contenders", "skorch", "4+4 x5", "4+4 x2", "60000", "GridSearchCV"} <= (
@@ -357,6 +365,67 @@ def test_goals_are_judged_on_medians(run):
     assert goals["grid_search_s"]["value"] == 24.0 and goals["grid_search_s"]["met"]
     assert goals["speedup_vs_course_keras"]["value"] == pytest.approx(7.5)
     assert goals["peak_rss_mb"]["met"] and goals["predict_s"]["met"]
+
+
+def test_study_result_reads_the_times_of_the_report_folder(run, tmp_path):
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "study.json").write_text(json.dumps({"run_time_s": 120.5, "seeds": [0, 1, 2]}))
+    (report / "summary.csv").write_text(
+        "model,hidden_layer_sizes,fit_time_s\nsmaller,4+4,6.25\nbigger,512+512,30.5\n"
+    )
+    usage = SimpleNamespace(ru_utime=250.0, ru_stime=12.0)
+    run.study_result(report, 131.0, usage, tmp_path / "result.json")
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["fit_s"] == 131.0 and result["fit_cpu_s"] == 262.0
+    assert result["run_time_s"] == 120.5 and result["seeds"] == [0, 1, 2]
+    assert result["model_fit_s"] == {"smaller": 6.25, "bigger": 30.5}
+
+
+def _study_run(total, models, run_time=None):
+    return {
+        "fit_s": total,
+        "fit_cpu_s": 2 * total,
+        "run_time_s": run_time or total - 10.0,
+        "model_fit_s": models,
+        "seeds": [0, 1, 2],
+        "peak_rss_mb": 900.0,
+        "others_cores": 0.0,
+    }
+
+
+def test_study_section_gives_each_models_training_time_and_judges_the_target(run):
+    runs = [
+        _study_run(160.0, {"smaller": 5.0, "bigger": 40.0}),
+        _study_run(140.0, {"smaller": 7.0, "bigger": 30.0}),
+        {"error": "worker exited with status 1"},
+        _study_run(145.0, {"smaller": 6.0, "bigger": 35.0}),
+    ]
+    job = {"program": "study", "args": []}
+    rows = [run.summarise_case("skfashion_study", job, runs)]
+    report = _report_of(run, {"study": rows})
+    [row] = report["sections"]["study"]["rows"]
+    assert row["fit_s"]["median"] == 145.0 and row["n_failed"] == 1
+    assert row["model_fit_s"]["bigger"] == run.summarise([40.0, 30.0, 35.0])
+    assert list(row["model_fit_s"]) == ["smaller", "bigger"]
+    goal = report["goals"]["study_s"]
+    assert goal["value"] == 145.0 and goal["target"] == run.GOALS["max_study_s"] == 150.0
+    assert goal["met"]
+    assert report["goals"]["grid_search_s"]["met"] is None  # not measured in this run
+    runs[0]["fit_s"] = runs[3]["fit_s"] = 151.0
+    slow = _report_of(run, {"study": [run.summarise_case("skfashion_study", job, runs)]})
+    assert slow["goals"]["study_s"]["value"] == 151.0 and not slow["goals"]["study_s"]["met"]
+
+    report.update(
+        date="2026-01-01T00:00:00+00:00",
+        machine=run.machine_info(),
+        settings={"repeats": 4, "quick": False},
+        load_after=[0.0] * 3,
+    )
+    text = run.render_markdown(report)
+    assert "| `skfashion study --no-cache --no-progress` | 3 | 145.0 (140.0-160.0) |" in text
+    assert "| bigger | 35.0 (30.0-40.0) |" in text and "| smaller | 6.0 (5.0-7.0) |" in text
+    assert "training images" not in text  # the contenders' settings are not the study's
 
 
 def test_markdown_marks_failures_and_busy_machines(run):
@@ -544,3 +613,24 @@ def test_figure_lookup_and_sync(run, tmp_path):
     assert run.resolve(results, "sections/c/rows/0/fit_s/median") == 31.346
     unsourced = "It took 20.5 s and reached 0.866, with 4 times less memory; `3 s` is code."
     assert run.unsourced_figures(unsourced) == ["20.5 s", "0.866", "4 times"]
+
+
+@pytest.mark.slow  # a quick study of two models in a fresh process, with its workers
+def test_study_section_end_to_end(run, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(RUNNER), "--quick", "--only", "study", "--repeats", "1"]
+        + ["--out", str(tmp_path), "--name", "study"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study.json", "study.md"]
+    report = json.loads((tmp_path / "study.json").read_text())
+    [row] = report["sections"]["study"]["rows"]
+    [result] = row["runs"]
+    assert list(result["model_fit_s"]) == ["smaller", "baseline"] == list(row["model_fit_s"])
+    assert 0 < result["run_time_s"] < result["fit_s"]  # the command runs the study and more
+    assert result["seeds"] == [0]
+    assert report["goals"]["study_s"]["value"] == result["fit_s"]
+    assert (tmp_path / "study.md").read_text() == run.render_markdown(report)
