@@ -268,15 +268,12 @@ def _param_value(value, text):
 
 
 # ---------------------------------------------------------------------- shared options
-def _cluster_options():
+def _cluster_options(
+    n_jobs_help="fits to run at once through joblib (-1: one per core, or per Dask worker)",
+):
     options = argparse.ArgumentParser(add_help=False)
     group = options.add_argument_group("parallel training")
-    group.add_argument(
-        "--n-jobs",
-        type=int,
-        metavar="N",
-        help="fits to run at once through joblib (-1: one per core, or per Dask worker)",
-    )
+    group.add_argument("--n-jobs", type=int, metavar="N", help=n_jobs_help)
     group.add_argument(
         "--scheduler",
         metavar="ADDRESS",
@@ -504,7 +501,13 @@ def _cmd_search(args):
 def _add_study_parser(commands):
     study = commands.add_parser(
         "study",
-        parents=[_cluster_options()],
+        parents=[
+            _cluster_options(
+                "worker processes training the runs at once, each run on one TensorFlow thread "
+                "so that the numbers are the same on any machine (default and -1: one per "
+                "core; with --scheduler or --local-cluster: runs at once on the Dask workers)"
+            )
+        ],
         help="the course's exercise end to end, written up as a report",
         description="Train the tutorial network, compare network sizes (smaller, baseline, "
         "bigger), cure the overfitting of bigger (dropout, L2, both, data augmentation, early "

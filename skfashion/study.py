@@ -16,6 +16,7 @@ import tempfile
 import time
 import uuid
 import warnings
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 from numbers import Integral
 from pathlib import Path
@@ -340,6 +341,7 @@ def run_study(
     with _report_folder(out) as folder:
         from . import _study_report
 
+        _start_workers(settings, n_jobs)
         data = _load_data(settings)
         fitted, probas = _train(names, settings, data, verbose, progress, n_jobs, cache)
         result = _collect(names, fitted, probas, data, settings)
@@ -515,15 +517,40 @@ def _fit_and_predict(name, seed, settings, data, *, verbose=0):
     return estimator, estimator.predict_proba(data["X_test"])
 
 
-def _fit_in_worker(name, seed, settings, data, verbose=0):
-    """:func:`_fit_and_predict` in a worker: ``(estimator, proba)`` and what it printed."""
-    printed = io.StringIO()
+def _fit_in_worker(name, seeds, settings, data, verbose=0):
+    """Fit model ``name`` once per seed in a worker: a list of ``(estimator, proba)``, and what
+    the fits printed (``verbose``). The seeds of one model share its compiled programs."""
+    printed, runs = io.StringIO(), []
     with contextlib.redirect_stdout(printed):
-        if verbose:
-            estimator = _estimator(name, seed, settings)
-            print(_heading(name, seed, estimator, _n_images(name, settings)))
-        run = _fit_and_predict(name, seed, settings, data, verbose=verbose)
-    return run, printed.getvalue()
+        for seed in seeds:
+            if verbose:
+                estimator = _estimator(name, seed, settings)
+                print(_heading(name, seed, estimator, _n_images(name, settings)))
+            runs.append(_fit_and_predict(name, seed, settings, data, verbose=verbose))
+    return runs, printed.getvalue()
+
+
+def _start_worker():
+    """Load TensorFlow as a worker starts (with one thread, :data:`_WORKER_ENV`)."""
+    from . import _estimator  # noqa: F401  (its import starts TensorFlow)
+
+
+def _workers(n_workers):
+    """The pool of worker processes (loky's, reused from one study to the next)."""
+    from joblib.externals.loky import get_reusable_executor
+
+    return get_reusable_executor(
+        max_workers=n_workers,
+        env=dict(_WORKER_ENV),
+        timeout=_WORKER_IDLE_S,
+        initializer=_start_worker,
+    )
+
+
+def _start_workers(settings, n_jobs):
+    """Start the workers now, so that they load TensorFlow while this process loads the data."""
+    if not _on_remote_backend():
+        _workers(_n_workers(n_jobs, len(settings["models"]) * len(settings["seeds"])))
 
 
 def _n_workers(n_jobs, n_runs):
@@ -544,9 +571,21 @@ def _cost(name, settings):
     return batches * (50_000 + weights) * (3 if params.get("augment") else 1)
 
 
-def _longest_first(jobs, settings):
-    """The runs, costliest first, so that no long run starts when the others are done."""
-    return sorted(jobs, key=lambda job: -_cost(job[0], settings))
+def _tasks(jobs, n_workers, settings):
+    """What a worker trains at a time, ``(name, seeds)``, the costliest first.
+
+    A model's seeds together, so that they share its compiled programs, when
+    there are models enough to keep every worker busy to the end; else one
+    run each.
+    """
+    seeds = {}
+    for name, seed in jobs:
+        seeds.setdefault(name, []).append(seed)
+    if len(seeds) >= 2 * n_workers:
+        tasks = list(seeds.items())
+    else:
+        tasks = [(name, [seed]) for name, seed in jobs]
+    return sorted(tasks, key=lambda task: -len(task[1]) * _cost(task[0], settings))
 
 
 def _on_remote_backend():
@@ -563,10 +602,10 @@ def _on_remote_backend():
     return not isinstance(get_active_backend()[0], local)
 
 
-def _run_all(jobs, settings, model_data, verbose, n_jobs, on_run):
-    """Train every ``(name, seed)`` of ``jobs``; ``on_run(name, seed, run, printed)`` as each ends.
+def _run_all(jobs, settings, model_data, verbose, n_jobs, on_runs):
+    """Train every ``(name, seed)`` of ``jobs``; call ``on_runs(name, seeds, runs, printed)``.
 
-    The runs go to worker processes of TensorFlow with one thread each
+    The runs go to worker processes whose TensorFlow has one thread
     (:data:`_WORKER_ENV`), or to the Dask cluster of an active
     ``compute_backend``, whose workers set their own threads.
     """
@@ -574,36 +613,28 @@ def _run_all(jobs, settings, model_data, verbose, n_jobs, on_run):
         from joblib import Parallel, delayed
 
         done = Parallel(n_jobs=-1 if n_jobs is None else n_jobs, return_as="generator")(
-            delayed(_fit_in_worker)(name, seed, settings, model_data[name], verbose)
+            delayed(_fit_in_worker)(name, [seed], settings, model_data[name], verbose)
             for name, seed in jobs
         )
-        for (name, seed), (run, printed) in zip(jobs, done, strict=True):
-            on_run(name, seed, run, printed)
+        for (name, seed), (runs, printed) in zip(jobs, done, strict=True):
+            on_runs(name, [seed], runs, printed)
         return
-    _run_in_workers(jobs, settings, model_data, verbose, _n_workers(n_jobs, len(jobs)), on_run)
-
-
-def _run_in_workers(jobs, settings, model_data, verbose, n_workers, on_run):
-    from concurrent.futures import FIRST_COMPLETED, wait
-
-    from joblib.externals.loky import get_reusable_executor
-
-    executor = get_reusable_executor(
-        max_workers=n_workers, env=dict(_WORKER_ENV), timeout=_WORKER_IDLE_S
-    )
+    n_workers = _n_workers(n_jobs, len(jobs))
+    tasks = _tasks(jobs, n_workers, settings)
+    executor = _workers(min(n_workers, len(tasks)))
     try:
         futures = {
-            executor.submit(_fit_in_worker, name, seed, settings, model_data[name], verbose): (
+            executor.submit(_fit_in_worker, name, seeds, settings, model_data[name], verbose): (
                 name,
-                seed,
+                seeds,
             )
-            for name, seed in _longest_first(jobs, settings)
+            for name, seeds in tasks
         }
         pending = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=list(futures).index):
-                on_run(*futures[future], *future.result())
+                on_runs(*futures[future], *future.result())
     except BaseException:
         # Ctrl-C, an error or a failed run: stop the other runs now, leave no worker behind.
         executor.shutdown(wait=True, kill_workers=True)
@@ -624,12 +655,13 @@ def _train(names, settings, data, verbose, progress, n_jobs, cache=False):
     model_data = {name: _model_data(name, settings, data) for name in names}
     runs, keys = _cached_runs(cache, names, settings, model_data, verbose)
 
-    def finished(name, seed, run, printed):
+    def finished(name, seeds, done, printed):
         if printed:
             print(printed, end="", flush=True)
-        runs[name, seed] = run
-        keep_fit(cache, keys.get((name, seed)), *run)
-        _advance(bar, name, seed, run[0])
+        for seed, run in zip(seeds, done, strict=True):
+            runs[name, seed] = run
+            keep_fit(cache, keys.get((name, seed)), *run)
+            _advance(bar, name, seed, run[0])
 
     # The runs to train (those found in the cache are left out).
     jobs = [(name, s) for name in names for s in settings["seeds"] if (name, s) not in runs]

@@ -208,16 +208,21 @@ def test_writes_every_file_and_nothing_else(tiny):
 
 
 def test_the_numbers_do_not_depend_on_the_number_of_workers(tiny, tmp_path):
-    """Tiny's runs in two worker processes, some of them again in one: the same bits.
+    """Tiny's runs (two workers, a model's seeds one after the other in one of them), some of
+    them again in one worker, and in two with a run each at a time: the same bits.
 
     Right after tiny, while its workers are still there to be reused."""
     result, _, _ = tiny
     models = ["smaller", "bigger+dropout+l2"]
-    alone = run_study(out=tmp_path / "report", **{**TINY, "models": models, "n_jobs": 1})
-    for name in models:
-        assert alone.histories[name] == result.histories[name]
-        for proba, expected in zip(alone.test_proba[name], result.test_proba[name], strict=True):
-            np.testing.assert_array_equal(proba, expected)
+    for n_jobs in (1, 2):
+        out = tmp_path / f"report{n_jobs}"
+        again = run_study(out=out, **{**TINY, "models": models, "n_jobs": n_jobs})
+        for name in models:
+            assert again.histories[name] == result.histories[name]
+            for proba, expected in zip(
+                again.test_proba[name], result.test_proba[name], strict=True
+            ):
+                np.testing.assert_array_equal(proba, expected)
 
 
 def test_every_model_runs_once_per_seed(tiny):
