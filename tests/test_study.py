@@ -207,11 +207,10 @@ def test_writes_every_file_and_nothing_else(tiny):
     assert record["files"] == sorted(FILES.values())
 
 
+@pytest.mark.slow  # two more studies, each with its report: 10-30 s
 def test_the_numbers_do_not_depend_on_the_number_of_workers(tiny, tmp_path):
     """Tiny's runs (two workers, a model's seeds one after the other in one of them), some of
-    them again in one worker, and in two with a run each at a time: the same bits.
-
-    Right after tiny, while its workers are still there to be reused."""
+    them again in one worker, and in two with a run each at a time: the same bits."""
     result, _, _ = tiny
     models = ["smaller", "bigger+dropout+l2"]
     for n_jobs in (1, 2):
