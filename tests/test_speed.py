@@ -148,3 +148,22 @@ def test_xla_pays_exactly_from_the_compile_time():
 def test_kernel_weights_count_the_dense_kernels():
     model = build_network(784, 10, hidden_layer_sizes=(16, 16), batch_norm=True)
     assert programs.kernel_weights(model) == 784 * 16 + 16 * 16 + 16 * 10
+
+
+def test_a_warm_fit_starts_from_the_network_as_changed_since_its_last_epoch(
+    small_xy, fresh_cache
+):
+    # After a fit, the template still holds its network's last state; a warm fit of
+    # the same network must copy the network again (here halved weights), not reuse it.
+    import copy
+
+    X, y = small_xy
+    kept = _fit(X, y, 0, warm_start=True)
+    twin = copy.deepcopy(kept)  # another network object with the same state
+    halved = [w * 0.5 for w in kept.model_.get_weights()]
+    for estimator in (kept, twin):
+        estimator.model_.set_weights(halved)
+    kept.fit(X, y)  # same network object the template held
+    twin.fit(X, y)  # another object, copied in any case
+    assert _same(kept, twin, X)
+    assert not np.array_equal(kept.model_.get_weights()[0], halved[0])
