@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.model_selection import GridSearchCV, ParameterGrid
 
 import skfashion
-from skfashion import _cache, _environment
+from skfashion import FashionMLP, _cache, _environment
 from skfashion._cache import ResultCache, fit_key, training_code_fingerprint
+from skfashion._search_cache import CachingFashionMLP
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "0123456789abcdef" * 4
@@ -348,3 +350,91 @@ def test_an_interrupted_study_trains_only_the_missing_models_when_run_again(tmp_
     }
     assert ResultCache(cache).get(damaged.removesuffix(".skfit")) is not None
     _assert_same_report(tmp_path / "again", tmp_path / "reference")
+
+
+# ---------------------------------------------------------------- a search resumes after Ctrl-C
+
+# Candidates that differ in their seed only share compiled programs: a quick search.
+SEARCH_GRID = {"random_state": [0, 1]}
+TIMINGS = ["mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time"]
+
+
+def _grid_search(estimator, X, y):
+    search = GridSearchCV(
+        estimator, SEARCH_GRID, cv=2, return_train_score=True, refit=False, error_score="raise"
+    )
+    return search.fit(X, y)
+
+
+def _assert_same_cv_results(got, expected):
+    """Equal in every column but the timings, bit for bit."""
+    got, expected = pd.DataFrame(got.cv_results_), pd.DataFrame(expected.cv_results_)
+    assert set(TIMINGS) < set(expected.columns) and got.columns.equals(expected.columns)
+    pd.testing.assert_frame_equal(
+        got.drop(columns=TIMINGS), expected.drop(columns=TIMINGS), check_exact=True
+    )
+
+
+@pytest.fixture
+def trained(monkeypatch):
+    """The fits that trained a network (not taken from a cache), as their seeds."""
+    calls = []
+    real_fit = FashionMLP._fit
+
+    def counting_fit(self, *args, **kwargs):
+        calls.append(self.random_state)
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(FashionMLP, "_fit", counting_fit)
+    return calls
+
+
+def _ctrl_c_once(monkeypatch, cache, n_kept):
+    """Ctrl-C in the first epoch that starts once ``cache`` holds ``n_kept`` entries."""
+    from skfashion import _training
+
+    real_epoch = _training.run_single_epoch
+
+    def epoch(*args, **kwargs):
+        if len(cache) == n_kept:
+            monkeypatch.setattr(_training, "run_single_epoch", real_epoch)
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(_training, "run_single_epoch", epoch)
+
+
+def test_an_interrupted_search_trains_only_the_missing_fits_when_run_again(
+    tmp_path, small_xy, monkeypatch, trained
+):
+    X, y = small_xy[0][:240], small_xy[1][:240]
+    settings = {"hidden_layer_sizes": (8,), "epochs": 1}
+    reference = _grid_search(FashionMLP(**settings), X, y)
+    fits = [p["random_state"] for p in ParameterGrid(SEARCH_GRID) for _ in range(2)]
+    assert trained == fits and len(fits) == 4  # scikit-learn's order: candidates x folds
+    cache = ResultCache(tmp_path / "cache")
+    estimator = CachingFashionMLP(**settings, cache=str(cache.folder))
+
+    trained.clear()
+    _ctrl_c_once(monkeypatch, cache, n_kept=1)
+    with pytest.raises(KeyboardInterrupt):
+        _grid_search(estimator, X, y)
+    assert trained == fits[:2] and len(cache) == 1  # the 2nd fit, interrupted, is not kept
+    kept = _entries(cache.folder)
+
+    trained.clear()
+    resumed = _grid_search(estimator, X, y)
+    assert trained == fits[1:]  # the interrupted fit and those after it
+    _assert_same_cv_results(resumed, reference)
+    entries = _entries(cache.folder)
+    assert len(entries) == 4 and {name: entries[name] for name in kept} == kept
+
+    # A damaged entry is noticed, warned about and trained again; the others are taken.
+    damaged = cache.folder / sorted(kept)[0]
+    damaged.write_bytes(damaged.read_bytes()[:-500])
+    trained.clear()
+    with pytest.warns(UserWarning, match=f"Ignoring the damaged cache entry {damaged}"):
+        again = _grid_search(estimator, X, y)
+    assert len(trained) == 1
+    _assert_same_cv_results(again, reference)
+    assert _entries(cache.folder)[damaged.name] != entries[damaged.name]
