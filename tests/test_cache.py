@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, ParameterGrid
 
 import skfashion
@@ -438,3 +439,41 @@ def test_an_interrupted_search_trains_only_the_missing_fits_when_run_again(
     assert len(trained) == 1
     _assert_same_cv_results(again, reference)
     assert _entries(cache.folder)[damaged.name] != entries[damaged.name]
+
+
+def test_a_kept_fit_comes_back_whole_and_trains_on_the_same(tmp_path, small_xy):
+    X, y = small_xy
+    settings = {"hidden_layer_sizes": (8,), "dropout": 0.25, "validation_fraction": 0.25}
+    estimator = CachingFashionMLP(**settings, epochs=1, random_state=0, cache=str(tmp_path))
+    assert set(estimator.get_params()) == set(FashionMLP().get_params()) | {"cache"}
+    assert clone(estimator).get_params() == estimator.get_params()
+    trained = clone(estimator).fit(X, y)
+    restored = clone(estimator).set_params(verbose=1, cache=str(tmp_path)).fit(X, y)
+    assert len(ResultCache(tmp_path)) == 1  # verbose and the folder are not part of the key
+    assert not hasattr(restored, "_parent_callback_ctx")
+
+    assert sorted(vars(restored)) == sorted(vars(trained))
+    assert restored.history_ == trained.history_ and restored.fit_time_ == trained.fit_time_
+    np.testing.assert_array_equal(restored.predict_proba(X), trained.predict_proba(X))
+    # A warm start goes on from the same weights, optimizer, dropout and batch-order streams.
+    for fitted in (trained, restored):
+        fitted.set_params(warm_start=True).fit(X, y)
+    assert restored.history_ == trained.history_ and len(trained.history_["loss"]) == 2
+    np.testing.assert_array_equal(restored.predict_proba(X), trained.predict_proba(X))
+    assert len(ResultCache(tmp_path)) == 1  # a warm continuation is never kept
+
+
+def test_a_search_fit_key_covers_sample_weights_and_refuses_objects(small_xy):
+    X, y = small_xy
+    estimator = CachingFashionMLP(random_state=0)
+    weights = np.ones(len(y))
+    key = _cache.search_fit_key(estimator, X, y)
+    assert key == _cache.search_fit_key(clone(estimator).set_params(cache="elsewhere"), X, y)
+    weighted = _cache.search_fit_key(estimator, X, y, weights)
+    assert weighted not in (key, _cache.search_fit_key(estimator, X, y, weights * 2))
+    assert _cache.search_fit_key(estimator, X, y.astype(object)) is None
+    assert _cache.search_fit_key(clone(estimator).set_params(random_state=None), X, y) is None
+    frame = pd.DataFrame(X[:, :3], columns=["a", "b", "c"])
+    assert _cache.search_fit_key(estimator, frame, y) != _cache.search_fit_key(
+        estimator, frame.set_axis(["a", "b", "d"], axis=1), y
+    )
