@@ -477,3 +477,51 @@ def test_a_search_fit_key_covers_sample_weights_and_refuses_objects(small_xy):
     assert _cache.search_fit_key(estimator, frame, y) != _cache.search_fit_key(
         estimator, frame.set_axis(["a", "b", "d"], axis=1), y
     )
+
+
+# ---------------------------------------------------------------- the search command resumes
+
+SEARCH = [
+    *("search", "--param", "hidden_layer_sizes=smaller,baseline", "--param", "dropout=0,0.2"),
+    *("--cv", "3", "--epochs", "3", "--subset-size", "1500"),
+]  # 4 candidates x 3 folds
+
+
+def _search_command(tmp_path, table, *options):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SKFASHION_CACHE=str(tmp_path / "default"))
+    command = [sys.executable, "-c", CLI, *SEARCH, "--out", str(tmp_path / table), *options]
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _table(path):
+    return pd.read_csv(path).drop(columns="mean_fit_time")
+
+
+@pytest.mark.slow
+def test_an_interrupted_search_command_trains_only_the_missing_fits_when_run_again(tmp_path):
+    cache = tmp_path / "cache"
+    status, _, err = _finish(_search_command(tmp_path, "reference.csv", "--no-cache"))
+    assert status == 0, err[-3000:]
+    assert not (tmp_path / "default").exists()
+
+    # Ctrl-C once 5 of the 12 fits are in the cache.
+    run = _search_command(tmp_path, "resumed.csv", "--cache-dir", str(cache))
+    while len(_entries(cache)) < 5 and run.poll() is None:
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    status, out, err = _finish(run)
+    kept = _entries(cache)
+    assert status == 130 and err.strip().endswith("skfashion: interrupted"), err[-3000:]
+    assert "0 of 12 fits found" in out and 5 <= len(kept) < 12
+    assert not (tmp_path / "resumed.csv").exists()
+
+    status, out, err = _finish(_search_command(tmp_path, "resumed.csv", "--cache-dir", str(cache)))
+    assert status == 0, err[-3000:]
+    assert f"{len(kept)} of 12 fits found in the cache {cache}; {12 - len(kept)} to train" in out
+    entries = _entries(cache)
+    assert len(entries) == 12 and {name: entries[name] for name in kept} == kept
+    reference = _table(tmp_path / "reference.csv")
+    pd.testing.assert_frame_equal(_table(tmp_path / "resumed.csv"), reference, check_exact=True)
+    assert reference["mean_test_score"].min() > 0.2  # learned: chance is 0.1
