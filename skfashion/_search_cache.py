@@ -145,8 +145,9 @@ def naming_what_is_kept(cache, keys):
         yield
     except ClusterLostError as exc:
         kept = (
-            f"{n_kept(cache, keys)} of {len(keys)} fits are finished and kept in the cache "
-            f"{cache.folder}; run the search again to train only the others."
+            f"{exc.n_finished} fit(s) of this search had finished; the cache {cache.folder} "
+            f"keeps {n_kept(cache, keys)} of its {len(keys)} fits: run the search again to "
+            "train only the others."
         )
         raise ClusterLostError(
             exc.what, address=exc.address, n_finished=exc.n_finished, kept=kept
