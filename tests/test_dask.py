@@ -322,7 +322,6 @@ def test_search_survives_a_worker_killed_during_a_fit(cli_cluster, search_xy, tm
 def test_a_killed_scheduler_ends_the_cli_search_with_a_clear_error(cli_cluster, tmp_path):
     address, processes = cli_cluster
     with distributed.Client(address) as watcher:
-        # The 6th fit starts on one of 3 single-threaded workers: 3 fits or more have finished.
         kills = BENCH.kill_during_fit(watcher, tmp_path, processes[0].pid, nth_fit=6)
     cache = tmp_path / "cache"
     command = [
@@ -348,8 +347,9 @@ def test_a_killed_scheduler_ends_the_cli_search_with_a_clear_error(cli_cluster, 
         f"skfashion: error: Lost the connection to the Dask scheduler at '{address}'. "
     )
     n_finished = int(line.split(". ")[1].split(" fit(s)")[0])
-    n_kept = len(list(cache.glob("*.skfit")))  # written by the workers as each fit finished
-    assert 0 <= n_finished <= n_kept < 12 and n_kept >= 3
+    kept = {path.name: path.stat().st_ino for path in cache.glob("*.skfit")}
+    n_kept = len(kept)  # written by the workers as each fit finished
+    assert 0 <= n_finished <= n_kept < 12
     assert line.endswith(
         f"fit(s) of this search had finished; the cache {cache} keeps {n_kept} of its 12 fits: "
         "run the search again to train only the others.\n"
@@ -366,7 +366,8 @@ def test_a_killed_scheduler_ends_the_cli_search_with_a_clear_error(cli_cluster, 
     )
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert f"{n_kept} of 12 fits found in the cache {cache}; {12 - n_kept} to train" in rerun.stdout
-    assert len(list(cache.glob("*.skfit"))) == 12
+    entries = {path.name: path.stat().st_ino for path in cache.glob("*.skfit")}
+    assert len(entries) == 12 and {name: entries[name] for name in kept} == kept
 
 
 @pytest.mark.slow
