@@ -79,6 +79,14 @@ class CachingFashionMLP(FashionMLP):
     # scikit-learn reads the parameters off the signature of __init__: FashionMLP's and cache.
     __init__.__signature__ = _with_cache_parameter(inspect.signature(FashionMLP.__init__))
 
+    def _validate_params(self):
+        from sklearn.utils._param_validation import validate_parameter_constraints
+
+        # Messages name the class the user knows: "The 'dropout' parameter of FashionMLP ...".
+        validate_parameter_constraints(
+            self._parameter_constraints, self.get_params(deep=False), caller_name="FashionMLP"
+        )
+
     def fit(self, X, y, sample_weight=None, *, validation_data=None, on_epoch_end=None):
         """Take the fit from the cache, or train as :meth:`FashionMLP.fit` does and keep it.
 
