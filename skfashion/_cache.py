@@ -194,7 +194,10 @@ def search_fit_key(estimator, X, y, sample_weight=None):
     """
     if hasattr(X, "toarray"):
         return None
-    arrays = [np.asarray(a) for a in (X, y, sample_weight) if a is not None]
+    try:
+        arrays = [np.asarray(a) for a in (X, y, sample_weight) if a is not None]
+    except (TypeError, ValueError):  # ragged lists, say: the fit's own checks say what is wrong
+        return None
     if any(a.dtype.hasobject for a in arrays):
         return None
     columns = [str(c) for c in X.columns] if hasattr(X, "columns") else None

@@ -96,7 +96,7 @@ class CachingFashionMLP(FashionMLP):
             After Ctrl-C during training (nothing is kept).
         """
         self._validate_params()
-        cache = open_cache(self.cache) if self.cache is not None else None
+        cache = open_cache(self.cache)
         key = None
         if cache is not None and self._repeatable(validation_data, on_epoch_end):
             key = search_fit_key(self, X, y, sample_weight)
@@ -112,8 +112,16 @@ class CachingFashionMLP(FashionMLP):
         if self.interrupted_:
             raise KeyboardInterrupt
         if key is not None:
-            cache.put(key, fitted_state(self, before))
+            self._keep(cache, key, before)
         return self
+
+    def _keep(self, cache, key, before):
+        try:
+            results = fitted_state(self, before)
+        except TypeError as exc:  # something a later version set that JSON cannot hold
+            warnings.warn(f"This fit is not kept in the cache: {exc}.", UserWarning, stacklevel=3)
+            return
+        cache.put(key, results)
 
     def _repeatable(self, validation_data, on_epoch_end):
         continuing = self.warm_start and self.__sklearn_is_fitted__()

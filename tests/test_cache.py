@@ -472,6 +472,7 @@ def test_a_search_fit_key_covers_sample_weights_and_refuses_objects(small_xy):
     weighted = _cache.search_fit_key(estimator, X, y, weights)
     assert weighted not in (key, _cache.search_fit_key(estimator, X, y, weights * 2))
     assert _cache.search_fit_key(estimator, X, y.astype(object)) is None
+    assert _cache.search_fit_key(estimator, [[1, 2], [3]], [0, 1]) is None  # ragged
     assert _cache.search_fit_key(clone(estimator).set_params(random_state=None), X, y) is None
     frame = pd.DataFrame(X[:, :3], columns=["a", "b", "c"])
     assert _cache.search_fit_key(estimator, frame, y) != _cache.search_fit_key(
@@ -525,3 +526,17 @@ def test_an_interrupted_search_command_trains_only_the_missing_fits_when_run_aga
     reference = _table(tmp_path / "reference.csv")
     pd.testing.assert_frame_equal(_table(tmp_path / "resumed.csv"), reference, check_exact=True)
     assert reference["mean_test_score"].min() > 0.2  # learned: chance is 0.1
+
+
+def test_a_fit_whose_state_cannot_be_kept_warns_and_is_not_kept(tmp_path, small_xy, monkeypatch):
+    from skfashion import _search_cache
+
+    def refuse(estimator, before):
+        raise TypeError("cannot keep Widget in a cache entry")
+
+    monkeypatch.setattr(_search_cache, "fitted_state", refuse)
+    X, y = small_xy[0][:100], small_xy[1][:100]
+    estimator = CachingFashionMLP(hidden_layer_sizes=(8,), epochs=1, random_state=0)
+    with pytest.warns(UserWarning, match="not kept in the cache: cannot keep Widget"):
+        fitted = estimator.set_params(cache=str(tmp_path)).fit(X, y)
+    assert fitted.n_iter_ == 1 and len(ResultCache(tmp_path)) == 0
