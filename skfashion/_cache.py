@@ -1,7 +1,8 @@
 """A cache of finished fits' results, so that long work resumes where it stopped.
 
 Each entry holds what one fit produced (its history, scores, test-set
-probabilities: numbers and arrays, never pickled code) under a key made of
+probabilities; for a search's fit, the whole fitted classifier, its network as
+the bytes of a ``.keras`` file: numbers and arrays, never pickled code) under a key made of
 everything that determines them: the estimator's parameters, the seed, a
 checksum of every array the fit saw, the versions of skfashion, TensorFlow,
 Keras and NumPy, and a fingerprint of skfashion's training code. A changed
