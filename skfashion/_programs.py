@@ -83,15 +83,16 @@ def training_flops(n_weights, n_samples, epochs):
     return float(_FLOPS_PER_WEIGHT * n_weights * n_samples * epochs)
 
 
-def use_xla(n_weights, n_samples, epochs, batch_size, *, augment=False):
+def use_xla(n_weights, n_samples, epochs, batch_size):
     """Whether a fit is compiled with XLA: where it saves more time than it costs.
 
     The saving is :data:`XLA_SECONDS_SAVED_PER_STEP` per batch plus
     :data:`XLA_SECONDS_SAVED_PER_GFLOP` per GFLOP of :func:`training_flops`;
     the cost :data:`XLA_COMPILE_SECONDS`. The choice depends on the fit alone,
     never on which programs are already compiled, so that a fit's result does
-    not depend on what ran before it. Keras' augmentation layers (image
-    transforms) cannot be compiled by XLA, so ``augment=True`` never is.
+    not depend on what ran before it. Augmentation
+    (:class:`skfashion._augment.ImageAugmentation`) compiles like the rest, so
+    ``augment=True`` changes nothing here.
 
     Parameters
     ----------
@@ -101,20 +102,17 @@ def use_xla(n_weights, n_samples, epochs, batch_size, *, augment=False):
         Training samples per epoch.
     epochs : int
     batch_size : int
-    augment : bool, default=False
 
     Examples
     --------
-    The study's 512+512 networks (4,800 images, 20 epochs) are compiled with
-    XLA, its 16+16 network is not:
+    The study's 512+512 networks (4,800 images, 20 epochs), with augmentation
+    or without, are compiled with XLA, its 16+16 network is not:
 
     >>> use_xla(784 * 512 + 512 * 512 + 512 * 10, 4_800, 20, 32)
     True
     >>> use_xla(784 * 16 + 16 * 16 + 16 * 10, 4_800, 20, 32)
     False
     """
-    if augment:
-        return False
     steps = -(-n_samples // batch_size) * epochs
     gflops = training_flops(n_weights, n_samples, epochs) / 1e9
     saved = steps * XLA_SECONDS_SAVED_PER_STEP + gflops * XLA_SECONDS_SAVED_PER_GFLOP
