@@ -33,6 +33,8 @@ ROTATION = 0.03
 ZOOM = 0.1
 """Largest change of scale either way, the same for height and width."""
 
+_INT32_MAX = 2**31 - 1
+
 PARAMETERS = ("flip", "shift_x", "shift_y", "angle", "zoom")
 """The transform parameters drawn per image, in the columns of one uniform draw."""
 
@@ -51,7 +53,8 @@ class ImageAugmentation(keras.layers.Layer):
 
     Random numbers come from one ``keras.random.SeedGenerator`` (its state is
     a variable named ``seed_generator_state``, like a Dropout layer's), one
-    draw per batch, so a seed gives the same images bit for bit.
+    Philox draw per batch, so a seed gives the same transforms bit for bit,
+    compiled by XLA or not.
 
     Parameters
     ----------
@@ -96,7 +99,7 @@ class ImageAugmentation(keras.layers.Layer):
             content moves right and down by these), ``angle`` (radians),
             ``zoom`` (above 1 shrinks the content).
         """
-        u = keras.random.uniform((n, len(PARAMETERS)), seed=self.generator)
+        u = _uniform(self.generator, (n, len(PARAMETERS)))
         flip, shift_x, shift_y, angle, zoom = tf.unstack(u, axis=1)
         height, width = self.image_shape
         return {
@@ -112,6 +115,20 @@ class ImageAugmentation(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "image_shape": self.image_shape, "seed": self.seed}
+
+
+def _uniform(generator, shape):
+    """Uniform floats on [0, 1) from 32 random bits each, the same compiled by XLA or not.
+
+    TensorFlow's float draws differ under XLA (another algorithm when chosen
+    automatically, another bits-to-float conversion even for Philox), while
+    Philox's integer bits agree: the top 24 bits, scaled, are the float.
+    """
+    seed = tf.cast(tf.math.floormod(generator.next(), _INT32_MAX), tf.int32)
+    bits = tf.random.stateless_uniform(
+        shape, seed=seed, minval=None, maxval=None, dtype=tf.uint32, alg="philox"
+    )
+    return tf.cast(tf.bitwise.right_shift(bits, 8), tf.float32) * 2.0**-24
 
 
 def _symmetric(u, bound):
