@@ -19,7 +19,8 @@ train   Train the given seeds (one invocation per seed is fine: results are
         merged into ``verdicts.json``, written atomically after every model,
         and a (seed, model) already there is skipped, unless ``--retrain``
         replaces it: ``--models bigger+augment --retrain`` retrains one model
-        after a change of its code). Keeps the per-epoch histories, not the
+        after a change of its code, keeping the run it replaces under
+        ``replaced``). Keeps the per-epoch histories, not the
         models, so verdicts can be re-derived without retraining.
 choose  Choose the thresholds on seeds 0-4 by ``CRITERION`` (validation curves
         only) over ``GRID``; records the choice in ``verdicts.json``. The
@@ -86,6 +87,14 @@ def load(path):
     if results.get("settings") != SETTINGS:
         raise SystemExit(f"{path} was written with other settings: {results.get('settings')}")
     return results
+
+
+def replaced(results):
+    """``results`` with the runs that ``train --retrain`` replaced in place of their successors."""
+    runs = {seed: dict(models) for seed, models in results["runs"].items()}
+    for seed, models in results.get("replaced", {}).items():
+        runs[seed].update(models)
+    return {**results, "runs": runs}
 
 
 def histories(results, seed):
@@ -177,7 +186,11 @@ def train(seeds, models, path, *, retrain=False):
             run = train_one(name, seed, data)
             with _locked(path):  # invocations for other seeds may run at the same time
                 results = load(path)
-                results["runs"].setdefault(str(seed), {})[name] = run
+                seed_runs = results["runs"].setdefault(str(seed), {})
+                if name in seed_runs:  # kept, so that the docs can say what changed
+                    kept = results.setdefault("replaced", {}).setdefault(str(seed), {})
+                    kept[name] = seed_runs[name]
+                seed_runs[name] = run
                 _save(results, path)
             print(f"seed {seed} {name}: {run['fit_time']:.0f} s", flush=True)
 
