@@ -119,6 +119,24 @@ def use_xla(n_weights, n_samples, epochs, batch_size):
     return saved >= XLA_COMPILE_SECONDS
 
 
+def xla_compiles(model):
+    """False for a network with Keras' image augmentation layers, which XLA cannot compile.
+
+    Only networks pickled before augmentation became one
+    :class:`skfashion._augment.ImageAugmentation` layer hold them (``RandomFlip``,
+    ``RandomTranslation``, ``RandomRotation``, ``RandomZoom``); a warm start of one
+    trains without XLA, as it did then.
+    """
+    _, keras = import_tensorflow()
+    legacy = (
+        keras.layers.RandomFlip,
+        keras.layers.RandomTranslation,
+        keras.layers.RandomRotation,
+        keras.layers.RandomZoom,
+    )
+    return not any(isinstance(layer, legacy) for layer in model.layers)
+
+
 def kernel_weights(model):
     """Weights of the Dense kernels of ``model`` (see :func:`training_flops`)."""
     return sum(
@@ -251,6 +269,7 @@ class SharedEpoch:
 
     def __init__(self, model, X, y, sample_weight, *, batch_size, xla, steps_per_call):
         self._model, self._data = model, (X, y, sample_weight)
+        xla = xla and xla_compiles(model)
         if not model.optimizer.built:  # its state is copied to and from the template's
             model.optimizer.build(model.trainable_variables)
         self._template = CACHE.template(model)
@@ -284,6 +303,7 @@ class SharedEpoch:
 def shared_evaluator(model, X_val, y_val, sample_weight, *, xla):
     """:func:`~skfashion._training.make_evaluator` on the shared program of ``model``'s shape."""
     template = CACHE.template(model)
+    xla = xla and xla_compiles(model)
     key = ("evaluate", X_val.shape[1], X_val.dtype.str, xla)
     with template.lock:
         step = template.programs.get(key)

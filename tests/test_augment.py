@@ -210,3 +210,23 @@ def test_augmented_partial_fit_is_a_fit(small_xy):
     fitted = FashionMLP(**params, epochs=2).fit(X, y)
     assert clf.history_ == fitted.history_
     np.testing.assert_array_equal(clf.predict_proba(X), fitted.predict_proba(X))
+
+
+def test_networks_with_keras_image_layers_train_without_xla(small_xy):
+    """A network pickled before this layer existed holds Keras' four image layers, which XLA
+    cannot compile: its (warm) fits train without XLA, as they did then."""
+    from skfashion import _programs, build_network
+
+    X, y = small_xy[0][:64], small_xy[1][:64].astype(np.int32)
+    inputs = keras.Input((784,))
+    x = keras.layers.Reshape((28, 28, 1))(inputs)
+    x = keras.layers.RandomRotation(0.03, fill_mode="constant", seed=0)(x)
+    x = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(x))
+    legacy = keras.Model(inputs, x)
+    legacy.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    assert not _programs.xla_compiles(legacy)
+    assert _programs.xla_compiles(build_network(784, 10, augment=True))
+    epoch = _programs.SharedEpoch(legacy, X, y, np.ones(64, np.float32), batch_size=32, xla=True,
+                                  steps_per_call=8)
+    logs = epoch(np.arange(64, dtype=np.int32), lambda *_: None)
+    assert np.isfinite(logs["loss"]) and int(legacy.optimizer.iterations) == 2
