@@ -88,15 +88,16 @@ def training_flops(n_weights, n_samples, epochs):
     return float(_FLOPS_PER_WEIGHT * n_weights * n_samples * epochs)
 
 
-def use_xla(n_weights, n_samples, epochs, batch_size, *, augment=False):
+def use_xla(n_weights, n_samples, epochs, batch_size):
     """Whether a fit is compiled with XLA: where it saves more time than it costs.
 
     The saving is :data:`XLA_SECONDS_SAVED_PER_STEP` per batch plus
     :data:`XLA_SECONDS_SAVED_PER_GFLOP` per GFLOP of :func:`training_flops`;
     the cost :data:`XLA_COMPILE_SECONDS`. The choice depends on the fit alone,
     never on which programs are already compiled, so that a fit's result does
-    not depend on what ran before it. Keras' augmentation layers (image
-    transforms) cannot be compiled by XLA, so ``augment=True`` never is.
+    not depend on what ran before it. Augmentation
+    (:class:`skfashion._augment.ImageAugmentation`) compiles like the rest, so
+    ``augment=True`` changes nothing here.
 
     Parameters
     ----------
@@ -106,24 +107,39 @@ def use_xla(n_weights, n_samples, epochs, batch_size, *, augment=False):
         Training samples per epoch.
     epochs : int
     batch_size : int
-    augment : bool, default=False
 
     Examples
     --------
-    The study's 512+512 networks (4,800 images, 20 epochs) are compiled with
-    XLA, its 16+16 network is not:
+    The study's 512+512 networks (4,800 images, 20 epochs), with augmentation
+    or without, are compiled with XLA, its 16+16 network is not:
 
     >>> use_xla(784 * 512 + 512 * 512 + 512 * 10, 4_800, 20, 32)
     True
     >>> use_xla(784 * 16 + 16 * 16 + 16 * 10, 4_800, 20, 32)
     False
     """
-    if augment:
-        return False
     steps = -(-n_samples // batch_size) * epochs
     gflops = training_flops(n_weights, n_samples, epochs) / 1e9
     saved = steps * XLA_SECONDS_SAVED_PER_STEP + gflops * XLA_SECONDS_SAVED_PER_GFLOP
     return saved >= XLA_COMPILE_SECONDS
+
+
+def xla_compiles(model):
+    """False for a network with Keras' image augmentation layers, which XLA cannot compile.
+
+    Only networks pickled before augmentation became one
+    :class:`skfashion._augment.ImageAugmentation` layer hold them (``RandomFlip``,
+    ``RandomTranslation``, ``RandomRotation``, ``RandomZoom``); a warm start of one
+    trains without XLA, as it did then.
+    """
+    _, keras = import_tensorflow()
+    legacy = (
+        keras.layers.RandomFlip,
+        keras.layers.RandomTranslation,
+        keras.layers.RandomRotation,
+        keras.layers.RandomZoom,
+    )
+    return not any(isinstance(layer, legacy) for layer in model.layers)
 
 
 def kernel_weights(model):
@@ -306,6 +322,7 @@ class SharedEpoch:
 
     def __init__(self, model, X, y, sample_weight, *, batch_size, xla, steps_per_call):
         self._model, self._data = model, (X, y, sample_weight)
+        xla = xla and xla_compiles(model)
         if not model.optimizer.built:  # its state is copied to and from the template's
             model.optimizer.build(model.trainable_variables)
         self._template = CACHE.template(model)
@@ -340,6 +357,7 @@ class SharedEpoch:
 def shared_evaluator(model, X_val, y_val, sample_weight, *, xla):
     """:func:`~skfashion._training.make_evaluator` on the shared program of ``model``'s shape."""
     template = CACHE.template(model)
+    xla = xla and xla_compiles(model)
     key = ("evaluate", X_val.shape[1], X_val.dtype.str, xla)
     with template.lock:
         step = template.programs.get(key)
