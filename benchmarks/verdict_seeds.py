@@ -17,9 +17,11 @@ Stages
 ------
 train   Train the given seeds (one invocation per seed is fine: results are
         merged into ``verdicts.json``, written atomically after every model,
-        and a (seed, model) already there is skipped). Keeps the per-epoch
-        histories, not the models, so verdicts can be re-derived without
-        retraining.
+        and a (seed, model) already there is skipped, unless ``--retrain``
+        replaces it: ``--models bigger+augment --retrain`` retrains one model
+        after a change of its code, keeping the run it replaces under
+        ``replaced``). Keeps the per-epoch histories, not the
+        models, so verdicts can be re-derived without retraining.
 choose  Choose the thresholds on seeds 0-4 by ``CRITERION`` (validation curves
         only) over ``GRID``; records the choice in ``verdicts.json``. The
         defaults of ``skfashion.report.diagnose`` are set to it by hand (a test
@@ -31,6 +33,7 @@ report  Re-derive every verdict with the current ``skfashion.report`` code
 Usage::
 
     nice -n 10 python benchmarks/verdict_seeds.py train --seeds 0 1 2 3 4
+    python benchmarks/verdict_seeds.py train --models bigger+augment --retrain
     python benchmarks/verdict_seeds.py choose
     python benchmarks/verdict_seeds.py report
 """
@@ -84,6 +87,14 @@ def load(path):
     if results.get("settings") != SETTINGS:
         raise SystemExit(f"{path} was written with other settings: {results.get('settings')}")
     return results
+
+
+def replaced(results):
+    """``results`` with the runs that ``train --retrain`` replaced in place of their successors."""
+    runs = {seed: dict(models) for seed, models in results["runs"].items()}
+    for seed, models in results.get("replaced", {}).items():
+        runs[seed].update(models)
+    return {**results, "runs": runs}
 
 
 def histories(results, seed):
@@ -160,7 +171,7 @@ def _save(results, path):
     write_text(path, json.dumps(results, indent=1) + "\n")
 
 
-def train(seeds, models, path):
+def train(seeds, models, path, *, retrain=False):
     from skfashion import fetch_fashion_mnist
 
     X, y = fetch_fashion_mnist(subset="train", return_X_y=True)
@@ -170,12 +181,16 @@ def train(seeds, models, path):
     for seed in seeds:
         for name in models:
             results = load(path)  # another invocation may have written meanwhile
-            if name in results["runs"].get(str(seed), {}):
+            if name in results["runs"].get(str(seed), {}) and not retrain:
                 continue
             run = train_one(name, seed, data)
             with _locked(path):  # invocations for other seeds may run at the same time
                 results = load(path)
-                results["runs"].setdefault(str(seed), {})[name] = run
+                seed_runs = results["runs"].setdefault(str(seed), {})
+                if name in seed_runs:  # kept, so that the docs can say what changed
+                    kept = results.setdefault("replaced", {}).setdefault(str(seed), {})
+                    kept[name] = seed_runs[name]
+                seed_runs[name] = run
                 _save(results, path)
             print(f"seed {seed} {name}: {run['fit_time']:.0f} s", flush=True)
 
@@ -432,9 +447,12 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=list(CHOICE_SEEDS + HELD_OUT_SEEDS))
     parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    parser.add_argument(
+        "--retrain", action="store_true", help="train runs already in the results file again"
+    )
     args = parser.parse_args(argv)
     if args.stage == "train":
-        train(args.seeds, args.models, args.results)
+        train(args.seeds, args.models, args.results, retrain=args.retrain)
     elif args.stage == "choose":
         with _locked(args.results):
             results = load(args.results)

@@ -1,7 +1,8 @@
 """A cache of finished fits' results, so that long work resumes where it stopped.
 
 Each entry holds what one fit produced (its history, scores, test-set
-probabilities: numbers and arrays, never pickled code) under a key made of
+probabilities; for a search's fit, the whole fitted classifier, its network as
+the bytes of a ``.keras`` file: numbers and arrays, never pickled code) under a key made of
 everything that determines them: the estimator's parameters, the seed, a
 checksum of every array the fit saw, the versions of skfashion, TensorFlow,
 Keras and NumPy, and a fingerprint of skfashion's training code. A changed
@@ -44,6 +45,7 @@ _NOT_TRAINING = frozenset(
         "_files",
         "_i18n",
         "_parallel",
+        "_search_cache",
         "_study_report",
     }
 )
@@ -141,8 +143,8 @@ def _plain(value):
     raise TypeError(f"cannot put {type(value).__name__} {value!r} into a cache key")
 
 
-# Parameters that change what a fit prints, not what it learns.
-_QUIET_PARAMS = ("verbose",)
+# Parameters that change what a fit prints, or where it is kept, not what it learns.
+_QUIET_PARAMS = ("verbose", "cache")
 _FITTED = "fitted."
 
 
@@ -179,6 +181,131 @@ def restore_estimator(estimator, results):
         if name.startswith(_FITTED):
             setattr(estimator, name[len(_FITTED) :], value)
     return estimator
+
+
+# What a search's entry holds: the fitted classifier itself, network included.
+_FIT_ONLY = {"computes": "fit(X, y, sample_weight): the fitted state, network included"}
+
+
+def search_fit_key(estimator, X, y, sample_weight=None):
+    """The cache key of ``estimator.fit(X, y, sample_weight)`` kept by :func:`fitted_state`.
+
+    None when the fit cannot be repeated (``random_state`` not an int) or its
+    data is not arrays of numbers or strings (sparse matrices, object columns).
+    """
+    if hasattr(X, "toarray"):
+        return None
+    try:
+        arrays = [np.asarray(a) for a in (X, y, sample_weight) if a is not None]
+    except (TypeError, ValueError):  # ragged lists, say: the fit's own checks say what is wrong
+        return None
+    if any(a.dtype.hasobject for a in arrays):
+        return None
+    columns = [str(c) for c in X.columns] if hasattr(X, "columns") else None
+    extra = {**_FIT_ONLY, "sample_weight": sample_weight is not None, "columns": columns}
+    return estimator_key(estimator, *arrays, extra=extra)
+
+
+def fitted_state(estimator, before):
+    """What a fit set on ``estimator``, network included, as cache results.
+
+    The attributes of the estimator's pickled state (:meth:`FashionMLP.__getstate__`:
+    the network as the bytes of a ``.keras`` file, the fitted attributes, the
+    random streams' positions) that the fit added or replaced, each as JSON
+    or a NumPy array: numbers, never pickled code. Parameters, and what others
+    set and the fit left alone (scikit-learn's callback context in a search),
+    are not part of it.
+
+    Parameters
+    ----------
+    estimator : FashionMLP
+        A fitted estimator.
+    before : dict
+        ``dict(vars(estimator))`` before the fit.
+
+    Raises
+    ------
+    TypeError
+        When the state holds something else (then the fit cannot be kept).
+    """
+    params = estimator.get_params(deep=False)
+    state = {
+        name: value
+        for name, value in estimator.__getstate__().items()
+        if name not in params and not (name in before and before[name] is value)
+    }
+    arrays = {}
+    return {_STATE: _to_plain(state, arrays), **arrays}
+
+
+def restore_fitted_state(estimator, results):
+    """Give ``estimator`` the state of :func:`fitted_state` in place of any fit's; return it."""
+    state = _from_plain(results[_STATE], results)
+    params = estimator.get_params(deep=False)
+    for name in [n for n in vars(estimator) if n.endswith("_") and n not in params]:
+        delattr(estimator, name)  # a fitted attribute of an earlier fit the entry lacks
+    estimator.__setstate__({**vars(estimator), **state})
+    return estimator
+
+
+_STATE = "fitted_state"
+# np.random.Generator bit generators a state may name (never an arbitrary attribute).
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
+
+
+def _to_plain(value, arrays):
+    """``value`` as JSON, each dict a one-key dict naming its kind; arrays go to ``arrays``."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, list):
+        return [_to_plain(v, arrays) for v in value]
+    if isinstance(value, tuple):
+        return {"tuple": [_to_plain(v, arrays) for v in value]}
+    if isinstance(value, dict):
+        return {"dict": [[_to_plain(k, arrays), _to_plain(v, arrays)] for k, v in value.items()]}
+    if isinstance(value, np.random.Generator):
+        return {"generator": value.bit_generator.state}
+    if isinstance(value, np.ndarray) and value.dtype.hasobject:
+        if all(isinstance(v, str) for v in value.flat):  # feature names
+            return {"strings": value.tolist()}
+        raise TypeError("cannot keep an array of Python objects in a cache entry")
+    for kind, types, as_array in _ARRAY_KINDS:
+        if isinstance(value, types):
+            name = f"{_STATE}.{len(arrays)}"
+            arrays[name] = as_array(value)
+            return {kind: name}
+    raise TypeError(f"cannot keep {type(value).__name__} in a cache entry")
+
+
+_ARRAY_KINDS = (
+    ("array", np.ndarray, lambda value: value),
+    ("scalar", np.generic, np.asarray),
+    ("bytes", bytes, lambda value: np.frombuffer(value, dtype=np.uint8)),
+)
+
+
+def _from_plain(document, arrays):
+    if isinstance(document, list):
+        return [_from_plain(v, arrays) for v in document]
+    if not isinstance(document, dict):
+        return document
+    ((kind, value),) = document.items()
+    if kind == "tuple":
+        return tuple(_from_plain(v, arrays) for v in value)
+    if kind == "dict":
+        return {_from_plain(k, arrays): _from_plain(v, arrays) for k, v in value}
+    if kind == "generator":
+        if value["bit_generator"] not in _BIT_GENERATORS:
+            raise ValueError(f"unknown random generator {value['bit_generator']!r}")
+        generator = np.random.Generator(getattr(np.random, value["bit_generator"])())
+        generator.bit_generator.state = value
+        return generator
+    if kind == "strings":
+        return np.array(value, dtype=object)
+    array = arrays[value]
+    if kind == "scalar":
+        return array[()]
+    return array.tobytes() if kind == "bytes" else array
 
 
 # What a study entry holds besides the fit: the test set's probabilities.
@@ -387,6 +514,9 @@ __all__ = [
     "estimator_key",
     "estimator_results",
     "fit_key",
+    "fitted_state",
     "restore_estimator",
+    "restore_fitted_state",
+    "search_fit_key",
     "training_code_fingerprint",
 ]

@@ -304,6 +304,23 @@ def _compute_backend(args):
     return compute_backend(scheduler=args.scheduler, n_workers=args.local_cluster)
 
 
+def _add_cache_options(parser, what):
+    """--cache-dir and --no-cache: where each finished ``what`` is kept for the next run."""
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help=f"keep each finished {what} here and reuse it when run again (default: "
+        "$SKFASHION_CACHE, else skfashion_cache in scikit-learn's data home)",
+    )
+    cache.add_argument(
+        "--no-cache",
+        action="store_true",
+        help=f"train every {what}, keep nothing for later runs",
+    )
+
+
 # ---------------------------------------------------------------------- train
 def _add_train_parser(commands):
     train = commands.add_parser(
@@ -448,6 +465,7 @@ def _add_search_parser(commands):
     search.add_argument(
         "--out", type=_table_path, metavar="PATH", help="also save the table (.csv, .md, .html)"
     )
+    _add_cache_options(search, "fit (one candidate on one fold)")
     search.set_defaults(func=_cmd_search)
 
 
@@ -467,10 +485,12 @@ def _cmd_search(args):
     from sklearn.model_selection import GridSearchCV
 
     from skfashion import FashionMLP
+    from skfashion._search_cache import CachingFashionMLP
     from skfashion.report import cv_results_frame, save_table
 
-    estimator = FashionMLP(epochs=args.epochs, random_state=args.random_state)
-    grid = _param_grid(args.param, estimator)
+    cache = None if args.no_cache else _cache_folder(args.cache_dir)
+    estimator = CachingFashionMLP(epochs=args.epochs, random_state=args.random_state, cache=cache)
+    grid = _param_grid(args.param, FashionMLP())
     X, y = _first_training_images(args.subset_size)
     search = GridSearchCV(
         estimator,
@@ -487,7 +507,7 @@ def _cmd_search(args):
         f"{args.epochs} epoch(s) per fit",
         flush=True,
     )
-    with _compute_backend(args):
+    with _compute_backend(args), _kept_fits(search, X, y):
         search.fit(X, y)
     frame = cv_results_frame(search)
     print(frame.to_string(float_format=lambda value: f"{value:.3f}"))
@@ -495,6 +515,33 @@ def _cmd_search(args):
         save_table(frame, args.out)
         print(f"Saved the table to {args.out}")
     return 0
+
+
+def _cache_folder(folder):
+    """The cache folder of --cache-dir, as an absolute path for fits that run elsewhere."""
+    from skfashion._cache import default_folder
+
+    return str((folder if folder is not None else default_folder()).expanduser().absolute())
+
+
+def _kept_fits(search, X, y):
+    """Say how many fits the cache holds already; a lost cluster's error, how many it kept."""
+    import contextlib
+
+    from skfashion._cache import ResultCache
+    from skfashion._search_cache import n_kept, naming_what_is_kept, search_keys
+
+    if search.estimator.cache is None:
+        return contextlib.nullcontext()
+    cache = ResultCache(search.estimator.cache)
+    keys = search_keys(search, X, y)
+    kept = n_kept(cache, keys)
+    print(
+        f"{kept} of {len(keys)} fits found in the cache {cache.folder}; "
+        f"{len(keys) - kept} to train",
+        flush=True,
+    )
+    return naming_what_is_kept(cache, keys)
 
 
 # ---------------------------------------------------------------------- study
@@ -572,17 +619,7 @@ def _add_study_parser(commands):
         default=None,
         help="no progress bar (shown by default when standard error is a terminal)",
     )
-    cache = study.add_mutually_exclusive_group()
-    cache.add_argument(
-        "--cache-dir",
-        type=Path,
-        metavar="DIR",
-        help="keep each finished model here and reuse it when run again (default: "
-        "$SKFASHION_CACHE, else skfashion_cache in scikit-learn's data home)",
-    )
-    cache.add_argument(
-        "--no-cache", action="store_true", help="train every model, keep nothing for later runs"
-    )
+    _add_cache_options(study, "model")
     study.set_defaults(func=_cmd_study)
 
 

@@ -27,6 +27,7 @@ from ._network import (
     check_network,
     compile_network,
     input_scaling,
+    keras_objects,
     resolve_hidden_layer_sizes,
 )
 from ._programs import SharedEpoch, kernel_weights, shared_evaluator, use_xla
@@ -608,9 +609,7 @@ default=None
         """Run the epochs of :func:`skfashion._training.fit_loop` and record the outcome."""
         X, y, weights = training
         # Fits of one shape share compiled programs (warm fits and partial_fit calls too).
-        xla = use_xla(
-            kernel_weights(self.model_), len(y), epochs, self.batch_size, augment=self.augment
-        )
+        xla = use_xla(kernel_weights(self.model_), len(y), epochs, self.batch_size)
         run_epoch = SharedEpoch(
             self.model_,
             X,
@@ -780,7 +779,7 @@ def _model_from_bytes(data):
     with tempfile.TemporaryDirectory(prefix="skfashion-") as folder:
         path = Path(folder, "model.keras")
         path.write_bytes(data)
-        return keras.saving.load_model(path, compile=True)
+        return keras.saving.load_model(path, compile=True, custom_objects=keras_objects())
 
 
 def _seed_state_variables(model):

@@ -156,17 +156,18 @@ def _uint8_moments(X):
     )
 
 
-def _augmentation_layers(keras, seeds):
-    flip, shift, rotation, zoom = seeds.layer_seeds("augmentation", 4)
-    layers = keras.layers
-    return [
-        layers.Reshape(IMAGE_SHAPE + (1,)),
-        layers.RandomFlip("horizontal", seed=flip),
-        layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=shift),
-        layers.RandomRotation(0.03, fill_mode="constant", seed=rotation),
-        layers.RandomZoom(0.1, fill_mode="constant", seed=zoom),
-        layers.Flatten(),
-    ]
+def keras_objects():
+    """skfashion's own Keras classes by registered name, for ``keras.saving.load_model``."""
+    from ._augment import ImageAugmentation
+
+    return {"skfashion>ImageAugmentation": ImageAugmentation}
+
+
+def _augmentation(seeds):
+    from ._augment import ImageAugmentation
+
+    (seed,) = seeds.layer_seeds("augmentation", 1)
+    return ImageAugmentation(IMAGE_SHAPE, seed=seed, name="augmentation")
 
 
 def build_network(
@@ -213,7 +214,8 @@ def build_network(
         Batch normalisation between each hidden Dense layer and its activation.
     augment : bool, default=False
         Random flips, shifts, rotations and zooms of the 28x28 images, active
-        in training only. Requires ``n_features == 784``.
+        in training only, resampling each image once (see
+        :class:`skfashion._augment.ImageAugmentation`). Requires ``n_features == 784``.
     optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd"}, default="adam"
         Keras optimizer.
     learning_rate : float, default=0.001
@@ -307,8 +309,7 @@ def assemble_network(
     inputs = keras.Input(shape=(n_features,), name="pixels")
     x = inputs
     if augment:
-        for layer in _augmentation_layers(keras, seeds):
-            x = layer(x)
+        x = _augmentation(seeds)(x)
     if input_mean is not None:
         variance = np.square(np.asarray(input_scale, dtype=np.float32))
         x = layers.Normalization(

@@ -13,6 +13,10 @@ private template network, and every fit of that shape runs them:
 2. the template's compiled program trains or evaluates;
 3. the template's state is copied back into the fit's network.
 
+Step 1 is skipped while the template still holds the fit's state (the fit's
+previous epoch, or its validation pass after training), so that a fit copies
+once per epoch; the copies of one direction are one compiled call.
+
 The programs run the same operations on the same values as programs traced
 on the fit's own network, so a fit gives bitwise the same result whether its
 programs were compiled for it or reused (``tests/test_speed.py`` checks both).
@@ -29,6 +33,7 @@ its number of samples.
 
 import json
 import threading
+import weakref
 from collections import OrderedDict
 
 from ._tf import import_tensorflow
@@ -83,15 +88,16 @@ def training_flops(n_weights, n_samples, epochs):
     return float(_FLOPS_PER_WEIGHT * n_weights * n_samples * epochs)
 
 
-def use_xla(n_weights, n_samples, epochs, batch_size, *, augment=False):
+def use_xla(n_weights, n_samples, epochs, batch_size):
     """Whether a fit is compiled with XLA: where it saves more time than it costs.
 
     The saving is :data:`XLA_SECONDS_SAVED_PER_STEP` per batch plus
     :data:`XLA_SECONDS_SAVED_PER_GFLOP` per GFLOP of :func:`training_flops`;
     the cost :data:`XLA_COMPILE_SECONDS`. The choice depends on the fit alone,
     never on which programs are already compiled, so that a fit's result does
-    not depend on what ran before it. Keras' augmentation layers (image
-    transforms) cannot be compiled by XLA, so ``augment=True`` never is.
+    not depend on what ran before it. Augmentation
+    (:class:`skfashion._augment.ImageAugmentation`) compiles like the rest, so
+    ``augment=True`` changes nothing here.
 
     Parameters
     ----------
@@ -101,24 +107,39 @@ def use_xla(n_weights, n_samples, epochs, batch_size, *, augment=False):
         Training samples per epoch.
     epochs : int
     batch_size : int
-    augment : bool, default=False
 
     Examples
     --------
-    The study's 512+512 networks (4,800 images, 20 epochs) are compiled with
-    XLA, its 16+16 network is not:
+    The study's 512+512 networks (4,800 images, 20 epochs), with augmentation
+    or without, are compiled with XLA, its 16+16 network is not:
 
     >>> use_xla(784 * 512 + 512 * 512 + 512 * 10, 4_800, 20, 32)
     True
     >>> use_xla(784 * 16 + 16 * 16 + 16 * 10, 4_800, 20, 32)
     False
     """
-    if augment:
-        return False
     steps = -(-n_samples // batch_size) * epochs
     gflops = training_flops(n_weights, n_samples, epochs) / 1e9
     saved = steps * XLA_SECONDS_SAVED_PER_STEP + gflops * XLA_SECONDS_SAVED_PER_GFLOP
     return saved >= XLA_COMPILE_SECONDS
+
+
+def xla_compiles(model):
+    """False for a network with Keras' image augmentation layers, which XLA cannot compile.
+
+    Only networks pickled before augmentation became one
+    :class:`skfashion._augment.ImageAugmentation` layer hold them (``RandomFlip``,
+    ``RandomTranslation``, ``RandomRotation``, ``RandomZoom``); a warm start of one
+    trains without XLA, as it did then.
+    """
+    _, keras = import_tensorflow()
+    legacy = (
+        keras.layers.RandomFlip,
+        keras.layers.RandomTranslation,
+        keras.layers.RandomRotation,
+        keras.layers.RandomZoom,
+    )
+    return not any(isinstance(layer, legacy) for layer in model.layers)
 
 
 def kernel_weights(model):
@@ -176,6 +197,7 @@ class _Template:
         self.network.optimizer.build(self.network.trainable_variables)
         self.lock = threading.RLock()
         self.programs = {}
+        self._holds = None  # weak reference to the network whose state the template holds
         # The input statistics become variables, so that they are the fit's, not the first's.
         self._scalings = _scaling_layers(keras, self.network)
         for layer in self._scalings:
@@ -189,18 +211,65 @@ class _Template:
         pairs += zip(model.optimizer.variables, self.network.optimizer.variables, strict=True)
         for source, target in zip(_scaling_layers(keras, model), self._scalings, strict=True):
             pairs += [(source.mean, target.mean), (source.variance, target.variance)]
-        return pairs
+        return [(_tf_value(model_side), _tf_value(template)) for model_side, template in pairs]
 
     def load(self, model):
-        """Copy the state of ``model`` (a network of this shape) into the template."""
-        for source, target in self._pairs(model):
-            target.assign(source)
+        """Copy the state of ``model`` (a network of this shape) into the template.
+
+        Nothing is copied while the template still holds that state: from the
+        last ``load`` or ``store`` of ``model``, with no other network in
+        between and no :meth:`forget` since.
+        """
+        if self._holds is not None and self._holds() is model:
+            return
+        sources, targets = zip(*self._pairs(model), strict=True)
+        _copy(sources, targets)
+        self._holds = weakref.ref(model)
 
     def store(self, model):
         """Copy the template's trained state back into ``model``."""
-        for target, source in self._pairs(model):
-            if not _is_constant(target):
+        pairs = [(t, s) for t, s in self._pairs(model) if not _is_constant(t)]
+        targets, sources = zip(*pairs, strict=True)
+        _copy(sources, targets)
+        self._holds = weakref.ref(model)
+
+    def forget(self):
+        """The next :meth:`load` copies, whatever was loaded before.
+
+        A fit starts with this, since its network may have been changed
+        between fits (early stopping's restored weights, ``set_weights``).
+        """
+        self._holds = None
+
+
+def _tf_value(value):
+    """A Keras variable's TensorFlow variable (its ``value`` outside mixed precision)."""
+    _, keras = import_tensorflow()
+    return value.value if isinstance(value, keras.Variable) else value
+
+
+_COPY = None
+
+
+def _copy(sources, targets):
+    """``target.assign(source)`` for each pair, as one compiled call.
+
+    A fit copies some 30 variables into and out of its template every epoch;
+    one call instead of 60 eager operations is what keeps this cheap for
+    small networks. Variables are arguments, so every network of a shape
+    shares one trace.
+    """
+    global _COPY
+    if _COPY is None:
+        tf, _ = import_tensorflow()
+
+        @tf.function(autograph=False)
+        def copy(sources, targets):
+            for source, target in zip(sources, targets, strict=True):
                 target.assign(source)
+
+        _COPY = copy
+    _COPY(list(sources), list(targets))
 
 
 def _scaling_layers(keras, model):
@@ -253,6 +322,7 @@ class SharedEpoch:
 
     def __init__(self, model, X, y, sample_weight, *, batch_size, xla, steps_per_call):
         self._model, self._data = model, (X, y, sample_weight)
+        xla = xla and xla_compiles(model)
         if not model.optimizer.built:  # its state is copied to and from the template's
             model.optimizer.build(model.trainable_variables)
         self._template = CACHE.template(model)
@@ -271,6 +341,7 @@ class SharedEpoch:
                 )
                 self._template.programs[key] = self._epoch
                 CACHE.traces += 1
+            self._template.forget()
         self.n_samples, self.n_batches = self._epoch.n_samples, self._epoch.n_batches
 
     def __call__(self, order, progress):
@@ -286,6 +357,7 @@ class SharedEpoch:
 def shared_evaluator(model, X_val, y_val, sample_weight, *, xla):
     """:func:`~skfashion._training.make_evaluator` on the shared program of ``model``'s shape."""
     template = CACHE.template(model)
+    xla = xla and xla_compiles(model)
     key = ("evaluate", X_val.shape[1], X_val.dtype.str, xla)
     with template.lock:
         step = template.programs.get(key)

@@ -36,7 +36,8 @@ class Seeds:
     - ``validation_split``: the stratified hold-out of ``validation_fraction``;
     - ``initializers``: one seed per Dense layer's kernel initialiser;
     - ``dropout``: one seed per Dropout layer;
-    - ``augmentation``: one seed per augmentation layer (flip, shift, rotation, zoom);
+    - ``augmentation``: the seed of the one augmentation layer (flip, shift, rotation
+      and zoom drawn together);
     - ``batch_order``: the generator that shuffles the batches of every epoch.
 
     Per-layer seeds are the child's ``generate_state`` words (32-bit

@@ -13,10 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, ParameterGrid
 
 import skfashion
-from skfashion import _cache, _environment
+from skfashion import FashionMLP, _cache, _environment
 from skfashion._cache import ResultCache, fit_key, training_code_fingerprint
+from skfashion._search_cache import CachingFashionMLP
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "0123456789abcdef" * 4
@@ -348,3 +351,192 @@ def test_an_interrupted_study_trains_only_the_missing_models_when_run_again(tmp_
     }
     assert ResultCache(cache).get(damaged.removesuffix(".skfit")) is not None
     _assert_same_report(tmp_path / "again", tmp_path / "reference")
+
+
+# ---------------------------------------------------------------- a search resumes after Ctrl-C
+
+# Candidates that differ in their seed only share compiled programs: a quick search.
+SEARCH_GRID = {"random_state": [0, 1]}
+TIMINGS = ["mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time"]
+
+
+def _grid_search(estimator, X, y):
+    search = GridSearchCV(
+        estimator, SEARCH_GRID, cv=2, return_train_score=True, refit=False, error_score="raise"
+    )
+    return search.fit(X, y)
+
+
+def _assert_same_cv_results(got, expected):
+    """Equal in every column but the timings, bit for bit."""
+    got, expected = pd.DataFrame(got.cv_results_), pd.DataFrame(expected.cv_results_)
+    assert set(TIMINGS) < set(expected.columns) and got.columns.equals(expected.columns)
+    pd.testing.assert_frame_equal(
+        got.drop(columns=TIMINGS), expected.drop(columns=TIMINGS), check_exact=True
+    )
+
+
+@pytest.fixture
+def trained(monkeypatch):
+    """The fits that trained a network (not taken from a cache), as their seeds."""
+    calls = []
+    real_fit = FashionMLP._fit
+
+    def counting_fit(self, *args, **kwargs):
+        calls.append(self.random_state)
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(FashionMLP, "_fit", counting_fit)
+    return calls
+
+
+def _ctrl_c_once(monkeypatch, cache, n_kept):
+    """Ctrl-C in the first epoch that starts once ``cache`` holds ``n_kept`` entries."""
+    from skfashion import _training
+
+    real_epoch = _training.run_single_epoch
+
+    def epoch(*args, **kwargs):
+        if len(cache) == n_kept:
+            monkeypatch.setattr(_training, "run_single_epoch", real_epoch)
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(_training, "run_single_epoch", epoch)
+
+
+def test_an_interrupted_search_trains_only_the_missing_fits_when_run_again(
+    tmp_path, small_xy, monkeypatch, trained
+):
+    X, y = small_xy[0][:240], small_xy[1][:240]
+    settings = {"hidden_layer_sizes": (8,), "epochs": 1}
+    reference = _grid_search(FashionMLP(**settings), X, y)
+    fits = [p["random_state"] for p in ParameterGrid(SEARCH_GRID) for _ in range(2)]
+    assert trained == fits and len(fits) == 4  # scikit-learn's order: candidates x folds
+    cache = ResultCache(tmp_path / "cache")
+    estimator = CachingFashionMLP(**settings, cache=str(cache.folder))
+
+    trained.clear()
+    _ctrl_c_once(monkeypatch, cache, n_kept=1)
+    with pytest.raises(KeyboardInterrupt):
+        _grid_search(estimator, X, y)
+    assert trained == fits[:2] and len(cache) == 1  # the 2nd fit, interrupted, is not kept
+    kept = _entries(cache.folder)
+
+    trained.clear()
+    resumed = _grid_search(estimator, X, y)
+    assert trained == fits[1:]  # the interrupted fit and those after it
+    _assert_same_cv_results(resumed, reference)
+    entries = _entries(cache.folder)
+    assert len(entries) == 4 and {name: entries[name] for name in kept} == kept
+
+    # A damaged entry is noticed, warned about and trained again; the others are taken.
+    damaged = cache.folder / sorted(kept)[0]
+    damaged.write_bytes(damaged.read_bytes()[:-500])
+    trained.clear()
+    with pytest.warns(UserWarning, match=f"Ignoring the damaged cache entry {damaged}"):
+        again = _grid_search(estimator, X, y)
+    assert len(trained) == 1
+    _assert_same_cv_results(again, reference)
+    assert _entries(cache.folder)[damaged.name] != entries[damaged.name]
+
+
+def test_a_kept_fit_comes_back_whole_and_trains_on_the_same(tmp_path, small_xy):
+    X, y = small_xy
+    settings = {"hidden_layer_sizes": (8,), "dropout": 0.25, "validation_fraction": 0.25}
+    estimator = CachingFashionMLP(**settings, epochs=1, random_state=0, cache=str(tmp_path))
+    assert set(estimator.get_params()) == set(FashionMLP().get_params()) | {"cache"}
+    assert clone(estimator).get_params() == estimator.get_params()
+    trained = clone(estimator).fit(X, y)
+    restored = clone(estimator).set_params(verbose=1, cache=str(tmp_path)).fit(X, y)
+    assert len(ResultCache(tmp_path)) == 1  # verbose and the folder are not part of the key
+    assert not hasattr(restored, "_parent_callback_ctx")
+
+    assert sorted(vars(restored)) == sorted(vars(trained))
+    assert restored.history_ == trained.history_ and restored.fit_time_ == trained.fit_time_
+    np.testing.assert_array_equal(restored.predict_proba(X), trained.predict_proba(X))
+    # A warm start goes on from the same weights, optimizer, dropout and batch-order streams.
+    for fitted in (trained, restored):
+        fitted.set_params(warm_start=True).fit(X, y)
+    assert restored.history_ == trained.history_ and len(trained.history_["loss"]) == 2
+    np.testing.assert_array_equal(restored.predict_proba(X), trained.predict_proba(X))
+    assert len(ResultCache(tmp_path)) == 1  # a warm continuation is never kept
+
+
+def test_a_search_fit_key_covers_sample_weights_and_refuses_objects(small_xy):
+    X, y = small_xy
+    estimator = CachingFashionMLP(random_state=0)
+    weights = np.ones(len(y))
+    key = _cache.search_fit_key(estimator, X, y)
+    assert key == _cache.search_fit_key(clone(estimator).set_params(cache="elsewhere"), X, y)
+    weighted = _cache.search_fit_key(estimator, X, y, weights)
+    assert weighted not in (key, _cache.search_fit_key(estimator, X, y, weights * 2))
+    assert _cache.search_fit_key(estimator, X, y.astype(object)) is None
+    assert _cache.search_fit_key(estimator, [[1, 2], [3]], [0, 1]) is None  # ragged
+    assert _cache.search_fit_key(clone(estimator).set_params(random_state=None), X, y) is None
+    frame = pd.DataFrame(X[:, :3], columns=["a", "b", "c"])
+    assert _cache.search_fit_key(estimator, frame, y) != _cache.search_fit_key(
+        estimator, frame.set_axis(["a", "b", "d"], axis=1), y
+    )
+
+
+# ---------------------------------------------------------------- the search command resumes
+
+SEARCH = [
+    *("search", "--param", "hidden_layer_sizes=smaller,baseline", "--param", "dropout=0,0.2"),
+    *("--cv", "3", "--epochs", "3", "--subset-size", "1500"),
+]  # 4 candidates x 3 folds
+
+
+def _search_command(tmp_path, table, *options):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SKFASHION_CACHE=str(tmp_path / "default"))
+    command = [sys.executable, "-c", CLI, *SEARCH, "--out", str(tmp_path / table), *options]
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _table(path):
+    return pd.read_csv(path).drop(columns="mean_fit_time")
+
+
+@pytest.mark.slow
+def test_an_interrupted_search_command_trains_only_the_missing_fits_when_run_again(tmp_path):
+    cache = tmp_path / "cache"
+    status, _, err = _finish(_search_command(tmp_path, "reference.csv", "--no-cache"))
+    assert status == 0, err[-3000:]
+    assert not (tmp_path / "default").exists()
+
+    # Ctrl-C once 5 of the 12 fits are in the cache.
+    run = _search_command(tmp_path, "resumed.csv", "--cache-dir", str(cache))
+    while len(_entries(cache)) < 5 and run.poll() is None:
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    status, out, err = _finish(run)
+    kept = _entries(cache)
+    assert status == 130 and err.strip().endswith("skfashion: interrupted"), err[-3000:]
+    assert "0 of 12 fits found" in out and 5 <= len(kept) < 12
+    assert not (tmp_path / "resumed.csv").exists()
+
+    status, out, err = _finish(_search_command(tmp_path, "resumed.csv", "--cache-dir", str(cache)))
+    assert status == 0, err[-3000:]
+    assert f"{len(kept)} of 12 fits found in the cache {cache}; {12 - len(kept)} to train" in out
+    entries = _entries(cache)
+    assert len(entries) == 12 and {name: entries[name] for name in kept} == kept
+    reference = _table(tmp_path / "reference.csv")
+    pd.testing.assert_frame_equal(_table(tmp_path / "resumed.csv"), reference, check_exact=True)
+    assert reference["mean_test_score"].min() > 0.2  # learned: chance is 0.1
+
+
+def test_a_fit_whose_state_cannot_be_kept_warns_and_is_not_kept(tmp_path, small_xy, monkeypatch):
+    from skfashion import _search_cache
+
+    def refuse(estimator, before):
+        raise TypeError("cannot keep Widget in a cache entry")
+
+    monkeypatch.setattr(_search_cache, "fitted_state", refuse)
+    X, y = small_xy[0][:100], small_xy[1][:100]
+    estimator = CachingFashionMLP(hidden_layer_sizes=(8,), epochs=1, random_state=0)
+    with pytest.warns(UserWarning, match="not kept in the cache: cannot keep Widget"):
+        fitted = estimator.set_params(cache=str(tmp_path)).fit(X, y)
+    assert fitted.n_iter_ == 1 and len(ResultCache(tmp_path)) == 0

@@ -1,6 +1,7 @@
 """`skfashion train | search | study` on small real slices, and bad input as one line, exit 2."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -55,7 +56,10 @@ def test_train_prints_epochs_diagnosis_and_test_accuracy(tmp_path, capsys, fashi
 @pytest.fixture(scope="module")
 def serial_search(tmp_path_factory):
     path = tmp_path_factory.mktemp("search") / "table.csv"
-    assert main([*SEARCH, "--out", str(path)]) == 0
+    default_cache = Path(os.environ["SKFASHION_CACHE"])  # this test session's (conftest.py)
+    entries = set(default_cache.glob("*"))
+    assert main([*SEARCH, "--no-cache", "--out", str(path)]) == 0
+    assert set(default_cache.glob("*")) == entries  # --no-cache keeps nothing
     return pd.read_csv(path)
 
 
@@ -71,13 +75,32 @@ def test_search_prints_and_saves_the_cv_results_table(serial_search, capsys):
     assert table["mean_test_score"].between(0.1, 1).all()
 
 
-def test_search_on_a_local_dask_cluster_gives_the_serial_scores(serial_search, tmp_path):
+def test_search_on_a_local_dask_cluster_gives_the_serial_scores(
+    serial_search, tmp_path, capsys
+):
     pytest.importorskip("distributed")
     pytest.importorskip("skfashion._parallel")
-    path = tmp_path / "table.csv"
-    assert main([*SEARCH, "--local-cluster", "1", "--out", str(path)]) == 0
-    scores = ["hidden_layer_sizes", "mean_test_score", "mean_train_score", "rank_test_score"]
-    pd.testing.assert_frame_equal(pd.read_csv(path)[scores], serial_search[scores])
+    path, cache = tmp_path / "table.csv", tmp_path / "cache"
+    cached = [*SEARCH, "--cache-dir", str(cache), "--out", str(path)]
+    assert main([*cached, "--local-cluster", "1"]) == 0
+    assert f"0 of 4 fits found in the cache {cache}; 4 to train" in capsys.readouterr().out
+    not_timed = serial_search.columns.drop("mean_fit_time")
+    pd.testing.assert_frame_equal(pd.read_csv(path)[not_timed], serial_search[not_timed])
+    assert len(list(cache.glob("*.skfit"))) == 4  # written by the worker, one per fit
+
+    assert main(cached) == 0  # run again, here: every fit comes from the worker's entries
+    assert f"4 of 4 fits found in the cache {cache}; 0 to train" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(pd.read_csv(path)[not_timed], serial_search[not_timed])
+
+
+def test_search_cache_options_mirror_the_study_s(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SKFASHION_CACHE", str(tmp_path / "default"))
+    assert main(SEARCH) == 0
+    assert f"0 of 4 fits found in the cache {tmp_path / 'default'}" in capsys.readouterr().out
+    assert len(list((tmp_path / "default").glob("*.skfit"))) == 4
+    with pytest.raises(SystemExit) as exc:
+        main([*SEARCH, "--no-cache", "--cache-dir", str(tmp_path)])
+    assert exc.value.code == 2
 
 
 def test_study_scheduler_runs_models_through_joblib(tmp_path, monkeypatch, capsys):

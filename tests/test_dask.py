@@ -5,6 +5,7 @@ import importlib.util
 import inspect
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -322,14 +323,15 @@ def test_search_survives_a_worker_killed_during_a_fit(cli_cluster, search_xy, tm
 def test_a_killed_scheduler_ends_the_cli_search_with_a_clear_error(cli_cluster, tmp_path):
     address, processes = cli_cluster
     with distributed.Client(address) as watcher:
-        kills = BENCH.kill_during_fit(watcher, tmp_path, processes[0].pid, nth_fit=3)
+        kills = BENCH.kill_during_fit(watcher, tmp_path, processes[0].pid, nth_fit=6)
+    cache = tmp_path / "cache"
     command = [
-        *("search", "--scheduler", address, "--cv", "3", "--epochs", "1"),
+        *("search", "--cv", "3", "--epochs", "1", "--cache-dir", str(cache)),
         *("--subset-size", str(SETTINGS["n_samples"])),
         *("--param", "hidden_layer_sizes=smaller,baseline", "--param", "dropout=0,0.2"),
     ]
     run = subprocess.Popen(
-        [sys.executable, "-c", CLI, *command],
+        [sys.executable, "-c", CLI, *command, "--scheduler", address],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -346,8 +348,33 @@ def test_a_killed_scheduler_ends_the_cli_search_with_a_clear_error(cli_cluster, 
         f"skfashion: error: Lost the connection to the Dask scheduler at '{address}'. "
     )
     n_finished = int(line.split(". ")[1].split(" fit(s)")[0])
-    assert 0 <= n_finished < 12 and "none of them was kept" in line
+    said = re.search(
+        f"fit\\(s\\) of this search had finished; the cache {re.escape(str(cache))} keeps "
+        r"(\d+) of its 12 fits: run the search again to train only the others\.\n$",
+        line,
+    )
+    # Written by the workers as each fit finished; those that were training without a
+    # scheduler may finish and write theirs after the error: stop them before counting.
+    for worker in processes[1:]:
+        worker.kill()
+        worker.wait(timeout=30)
+    kept = {path.name: path.stat().st_ino for path in cache.glob("*.skfit")}
+    n_kept = len(kept)
+    assert said and 0 <= n_finished <= int(said[1]) <= n_kept < 12, line
     assert ended - kill["time"] < 15  # docs/dask.md: detected at once on loopback
+
+    # Run again without the cluster: only the fits that were not kept train.
+    rerun = subprocess.run(
+        [sys.executable, "-c", CLI, *command],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        timeout=600,
+    )
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert f"{n_kept} of 12 fits found in the cache {cache}; {12 - n_kept} to train" in rerun.stdout
+    entries = {path.name: path.stat().st_ino for path in cache.glob("*.skfit")}
+    assert len(entries) == 12 and {name: entries[name] for name in kept} == kept
 
 
 @pytest.mark.slow

@@ -58,6 +58,16 @@ def test_augmentation_acts_in_training_only(fashion_train):
     assert not np.allclose(training, inference[0])
 
 
+def test_augmentation_is_one_layer_seeded_from_its_stream():
+    from skfashion._augment import ImageAugmentation
+
+    model = build_network(784, 10, augment=True, seed=4)
+    (layer,) = [layer for layer in model.layers if isinstance(layer, ImageAugmentation)]
+    assert model.layers[1] is layer and layer.name == "augmentation"
+    assert (layer.seed, layer.image_shape) == (Seeds(4).layer_seeds("augmentation", 1)[0], (28, 28))
+    assert not _layers(model, "Reshape") and not _layers(model, "Flatten")
+
+
 def test_augmentation_needs_784_features():
     with pytest.raises(ValueError, match="784 features"):
         build_network(100, 10, augment=True)

@@ -227,3 +227,38 @@ def test_committed_report_and_docs_are_the_results_rederived(seeds_script, resul
     assert committed == text
     page = seeds_script.DOCS_PAGE.read_text(encoding="utf-8")
     assert seeds_script.docs_block(page) == text.strip("\n")
+
+
+def _augmentation_runs(seeds_script, results):
+    """(seed, row of run_rows) of every bigger+augment run in ``results``."""
+    return [
+        (seed, row)
+        for seed in _all_seeds(results)
+        for row in seeds_script.run_rows(results, seed)
+        if row["model"] == "bigger+augment"
+    ]
+
+
+def test_docs_say_what_retraining_the_augmentation_changed(seeds_script, results):
+    """The ten bigger+augment runs were retrained with the one-resampling layer; the runs they
+    replaced are kept in the results file, and docs/verdicts.md quotes both from it."""
+    new = _augmentation_runs(seeds_script, results)
+    old = _augmentation_runs(seeds_script, seeds_script.replaced(results))
+    assert len(new) == len(old) == 10
+    assert {row["verdict"] for _, row in new + old} == {"good fit"}
+
+    def accuracy(runs):
+        values = np.array([row["test_accuracy_returned"] for _, row in runs])
+        return f"{values.mean():.3f} ± {values.std():.3f}"
+
+    assert accuracy(new) != accuracy(old)
+    rise_seed, rise = max(new, key=lambda run: run[1]["val_loss_rise"])
+    change_seed, change = max(new, key=lambda run: run[1]["test_loss_change"])
+    expected = (
+        f"its test accuracy (the model it returns) is {accuracy(new)} over the 10 seeds "
+        f"({accuracy(old)} with the four Keras layers), its validation loss ends at most "
+        f"{rise['val_loss_rise']:.0%} above its minimum (seed {rise_seed}) and its test loss at "
+        f"most {change['test_loss_change']:.0%} above the recommended epoch's (seed {change_seed})"
+    )
+    page = " ".join(seeds_script.DOCS_PAGE.read_text(encoding="utf-8").split())
+    assert expected.replace("%", " %") in page
