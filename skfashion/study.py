@@ -560,6 +560,12 @@ def _n_workers(n_jobs, n_runs):
     return max(1, min(wanted, n_runs))
 
 
+# Rough relative costs of a fit on one TensorFlow thread, measured on the full study (per fit:
+# bigger 9.6 s, +dropout 12.7 s, +l2 14.7 s, +both 17.8 s; early stopping ends after ~8 of 20
+# epochs). They only order the work (costliest first), never change a result.
+_DROPOUT_COST, _L2_COST, _EARLY_STOPPING_COST = 0.3, 0.5, 0.4
+
+
 def _cost(name, settings):
     """A rough cost of one run of ``name``: its batches times (a fixed part + its weights)."""
     from ._network import resolve_hidden_layer_sizes
@@ -568,7 +574,10 @@ def _cost(name, settings):
     units = (784, *resolve_hidden_layer_sizes(params["hidden_layer_sizes"]), 10)
     weights = sum(a * b for a, b in itertools.pairwise(units))
     batches = _epochs(name, settings) * _n_images(name, settings) / params["batch_size"]
-    return batches * (50_000 + weights) * (3 if params.get("augment") else 1)
+    factor = 1 + _DROPOUT_COST * bool(params.get("dropout")) + _L2_COST * bool(params.get("l2"))
+    if params.get("early_stopping"):
+        factor *= _EARLY_STOPPING_COST
+    return batches * (50_000 + weights) * factor
 
 
 def _tasks(jobs, n_workers, settings):
