@@ -163,7 +163,8 @@ def test_param_values_are_parsed_sensibly(text, expected):
 
 def test_study_quick_with_verbose_table(tmp_path, capsys):
     out = tmp_path / "report"
-    argv = ["study", "--quick", "--models", "smaller", "--epochs", "2", "--random-state", "3"]
+    argv = ["study", "--quick", "--models", "smaller", "--epochs", "2", "--random-state", "3",
+            "--n-jobs", "1"]
     assert main([*argv, "--out", str(out), "--verbose", "--no-progress"]) == 0
     stdout = capsys.readouterr().out
     assert "smaller: 4+4 units, 2,000 training images, 2 epochs" in stdout
