@@ -45,3 +45,15 @@ def _private_result_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SKFASHION_CACHE", str(tmp_path_factory.mktemp("skfashion_cache")))
         yield
+
+
+def pytest_configure(config):
+    """Ctrl-C is Python's KeyboardInterrupt here, as in a user's program.
+
+    pytest-xdist's worker processes ignore SIGINT (the controller stops them), and an
+    ignored signal stays ignored in every program they start: the tests that press
+    Ctrl-C, in this process or in a command they run, need Python's own handler.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
