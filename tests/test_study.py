@@ -225,6 +225,27 @@ def test_the_numbers_do_not_depend_on_the_number_of_workers(tiny, tmp_path):
                 np.testing.assert_array_equal(proba, expected)
 
 
+@pytest.mark.slow
+def test_a_dask_cluster_of_single_threaded_workers_gives_the_same_bits(tiny, tmp_path):
+    """With joblib's Dask backend active (compute_backend, --scheduler, --local-cluster) the
+    runs go to the Dask workers; one thread each there too, so the numbers do not change."""
+    pytest.importorskip("distributed")
+    from distributed import get_task_stream
+
+    from skfashion import compute_backend
+
+    result, _, _ = tiny
+    models = ["smaller", "bigger+dropout+l2"]
+    with compute_backend(n_workers=2) as client, get_task_stream(client) as tasks:
+        again = run_study(out=tmp_path / "report", **{**TINY, "models": models, "n_jobs": -1})
+    runs = [task for task in tasks.data if "_fit_in_worker" in task["key"]]
+    assert len(runs) == len(models) * len(TINY_SEEDS)
+    for name in models:
+        assert again.histories[name] == result.histories[name]
+        for proba, expected in zip(again.test_proba[name], result.test_proba[name], strict=True):
+            np.testing.assert_array_equal(proba, expected)
+
+
 def test_every_model_runs_once_per_seed(tiny):
     result, out, _ = tiny
     assert result.seeds == TINY_SEEDS == study_seeds(TINY["random_state"], TINY["seeds"])
