@@ -691,6 +691,12 @@ def _goal(value, target, kind, text, detail=None):
     }
 
 
+def _first_median(sections, section):
+    """The median fit time of ``section``'s first measured row, or None."""
+    rows = [row for row in sections.get(section, {}).get("rows", []) if "fit_s" in row]
+    return rows[0]["fit_s"]["median"] if rows else None
+
+
 def check_goals(report):
     """The issue's targets against this run's medians: value, target and whether met.
 
@@ -760,16 +766,14 @@ def check_goals(report):
             f"{max(FULL['seeds_counts'])} seeds of {units}+{units} at most "
             f"{GOALS['max_seeds_ratio']:g}x one seed's time",
         )
-    grid = [row for row in sections.get("grid", {}).get("rows", []) if "fit_s" in row]
     goals["grid_search_s"] = _goal(
-        grid[0]["fit_s"]["median"] if grid else None,
+        _first_median(sections, "grid"),
         GOALS["max_grid_search_s"],
         "max",
         "GridSearchCV, 3 sizes x 2 dropout, cv=3, 10,000 images, serial, in seconds",
     )
-    study = [row for row in sections.get("study", {}).get("rows", []) if "fit_s" in row]
     goals["study_s"] = _goal(
-        study[0]["fit_s"]["median"] if study else None,
+        _first_median(sections, "study"),
         GOALS["max_study_s"],
         "max",
         "the default full study (3 seeds), the command from start to exit, in seconds",

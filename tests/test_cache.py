@@ -273,12 +273,17 @@ STUDY_MODELS = ["tutorial", "smaller", "baseline", "bigger"]
 STUDY = ["study", "--quick", "--models", ",".join(STUDY_MODELS), "--no-progress"]
 
 
-def _study(tmp_path, out, *options):
+def _command(tmp_path, argv, out, *options):
+    """``skfashion ARGV --out tmp_path/OUT OPTIONS`` started in a fresh process."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), SKFASHION_CACHE=str(tmp_path / "default"))
-    command = [sys.executable, "-c", CLI, *STUDY, "--out", str(tmp_path / out), *options]
+    command = [sys.executable, "-c", CLI, *argv, "--out", str(tmp_path / out), *options]
     return subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+
+
+def _study(tmp_path, out, *options):
+    return _command(tmp_path, STUDY, out, *options)
 
 
 def _finish(run):
@@ -489,11 +494,7 @@ SEARCH = [
 
 
 def _search_command(tmp_path, table, *options):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), SKFASHION_CACHE=str(tmp_path / "default"))
-    command = [sys.executable, "-c", CLI, *SEARCH, "--out", str(tmp_path / table), *options]
-    return subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    return _command(tmp_path, SEARCH, table, *options)
 
 
 def _table(path):
