@@ -211,7 +211,10 @@ class _Template:
         pairs += zip(model.optimizer.variables, self.network.optimizer.variables, strict=True)
         for source, target in zip(_scaling_layers(keras, model), self._scalings, strict=True):
             pairs += [(source.mean, target.mean), (source.variance, target.variance)]
-        return [(_tf_value(model_side), _tf_value(template)) for model_side, template in pairs]
+        def tf_value(value):  # a Keras variable's TensorFlow variable (outside mixed precision)
+            return value.value if isinstance(value, keras.Variable) else value
+
+        return [(tf_value(model_side), tf_value(template)) for model_side, template in pairs]
 
     def load(self, model):
         """Copy the state of ``model`` (a network of this shape) into the template.
@@ -240,12 +243,6 @@ class _Template:
         between fits (early stopping's restored weights, ``set_weights``).
         """
         self._holds = None
-
-
-def _tf_value(value):
-    """A Keras variable's TensorFlow variable (its ``value`` outside mixed precision)."""
-    _, keras = import_tensorflow()
-    return value.value if isinstance(value, keras.Variable) else value
 
 
 _COPY = None
