@@ -1,6 +1,5 @@
 """`skfashion train | search | study` on small real slices, and bad input as one line, exit 2."""
 
-import json
 import os
 import re
 import shutil
@@ -159,25 +158,6 @@ def test_param_values_are_parsed_sensibly(text, expected):
     name, values = _param(text)
     assert (name, values) == expected
     assert [type(v) for v in values] == [type(v) for v in expected[1]]
-
-
-def test_study_quick_with_verbose_table(tmp_path, capsys):
-    out = tmp_path / "report"
-    argv = ["study", "--quick", "--models", "smaller", "--epochs", "2", "--random-state", "3",
-            "--n-jobs", "1"]
-    assert main([*argv, "--out", str(out), "--verbose", "--no-progress"]) == 0
-    stdout = capsys.readouterr().out
-    assert "smaller: 4+4 units, 2,000 training images, 2 epochs" in stdout
-    assert re.search(r"^ +epoch +loss +accuracy +val_loss +val_accuracy", stdout, re.MULTILINE)
-    summary = re.search(
-        r"^smaller +4\+4 +2 +(\d) +([0-9.]+) +(\w[\w ]*?) +([0-9.]+)$", stdout, re.MULTILINE
-    )
-    record = json.loads((out / "study.json").read_text())
-    assert record["settings"]["random_state"] == 3 and record["settings"]["models"] == ["smaller"]
-    assert summary[4] == f"{record['test_accuracy']['smaller']:.3f}"  # printed to 3 decimals
-    assert summary[3] == record["verdicts"]["smaller"]
-    assert f"Report in {out}" in stdout
-    assert not (out / "tutorial_history.png").exists() and (out / "size_comparison.png").exists()
 
 
 @pytest.mark.parametrize(

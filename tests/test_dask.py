@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -149,19 +148,33 @@ def test_compute_backend_connects_to_a_running_cluster_and_leaves_it_running(cli
     assert "skfashion-tensorflow-threads" not in plugins
 
 
-def test_compute_backend_starts_and_closes_a_local_cluster(small_xy):
-    X, y = small_xy
-    estimator = FashionMLP(epochs=2, random_state=0)
-    expected = report.epoch_curve(estimator, X, y, cv=2)
-    with compute_backend(n_workers=2, scatter=[X, y]) as client:
+def test_compute_backend_starts_and_closes_a_local_cluster():
+    with compute_backend(n_workers=2) as client:
         workers = client.scheduler_info()["workers"].values()
         assert sorted(w["nthreads"] for w in workers) == [1, 1]
         assert isinstance(joblib.parallel.get_active_backend()[0], DaskDistributedBackend)
+        plugins = client.run_on_scheduler(
+            lambda dask_scheduler: list(dask_scheduler.worker_plugins)
+        )
+        assert "skfashion-tensorflow-threads" in plugins
         pids = list(client.run(os.getpid).values())
+        assert len(set(pids)) == 2 and os.getpid() not in pids
+    assert client.status == "closed"
+    assert _wait_until_gone(pids) == []
+    assert not isinstance(joblib.parallel.get_active_backend()[0], DaskDistributedBackend)
+
+
+def test_scatter_sends_x_once_for_every_search_of_the_block(client, small_xy):
+    # The module's cluster stands in for one compute_backend started: what a block does with
+    # scatter=[X, y] is the same on either.
+    X, y = small_xy
+    estimator = FashionMLP(epochs=2, random_state=0)
+    expected = report.epoch_curve(estimator, X, y, cv=2)
+    with compute_backend(scheduler=client.scheduler.address, scatter=[X, y]) as connected:
         frame = report.epoch_curve(estimator, X, y, cv=2, n_jobs=-1)
         sizes = []
         for _ in range(2):
-            with BENCH.record_task_bytes(client) as task_bytes:
+            with BENCH.record_task_bytes(connected) as task_bytes:
                 GridSearchCV(FashionMLP(epochs=1, random_state=0), GRID, cv=2, refit=False).fit(
                     X, y
                 )
@@ -180,43 +193,6 @@ def test_compute_backend_starts_and_closes_a_local_cluster(small_xy):
         for task_bytes in sizes
     ]
     assert len(holding_X[0]) == 1 and holding_X[0] == holding_X[1]
-    assert client.status == "closed"
-    assert _wait_until_gone(pids) == []
-    assert not isinstance(joblib.parallel.get_active_backend()[0], DaskDistributedBackend)
-
-
-def test_threads_are_set_when_the_script_imported_tensorflow_first(tmp_path):
-    # Spawned worker processes re-import the user's script, TensorFlow included, before
-    # their worker exists; the threads must still follow the worker.
-    script = tmp_path / "search.py"
-    script.write_text(
-        textwrap.dedent(
-            """
-            import json, os
-            from skfashion import FashionMLP
-            from skfashion._parallel import compute_backend
-
-            def threads(estimator):
-                import tensorflow as tf
-                return [tf.config.threading.get_intra_op_parallelism_threads(),
-                        tf.config.threading.get_inter_op_parallelism_threads()]
-
-            if __name__ == "__main__":
-                with compute_backend(n_workers=1) as client:
-                    before = client.run(lambda: __import__("sys").modules.get("tensorflow")
-                                        is not None)
-                    after = client.submit(threads, FashionMLP(), pure=False).result()
-                print(json.dumps({"imported_at_start": list(before.values()), "threads": after}))
-            """
-        )
-    )
-    env = {k: v for k, v in os.environ.items() if k != "SKFASHION_THREADS"}
-    done = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result == {"imported_at_start": [True], "threads": [1, 1]}
 
 
 def _free_port():

@@ -1,13 +1,8 @@
 """FashionMLP as a scikit-learn classifier, on small slices of the real Fashion-MNIST data."""
 
-import json
-import os
 import pickle
 import re
 import signal
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import joblib
@@ -257,66 +252,6 @@ def test_random_state_instance_is_used_and_advanced(small_xy):
 
 # --------------------------------------------------------------------------- persistence
 DATA = Path(__file__).parent / "data"
-
-ROUND_TRIPS = textwrap.dedent(
-    """
-    import copy, io, json, pickle, sys
-    import cloudpickle, joblib, numpy as np
-    from sklearn.base import clone
-    from skfashion import FashionMLP, fetch_fashion_mnist
-
-    X, y = fetch_fashion_mnist(return_X_y=True)
-    clf = FashionMLP(hidden_layer_sizes=(16,), dropout=0.2, epochs=2,
-                     validation_fraction=0.2, random_state=0).fit(X[:300], y[:300])
-    expected = clf.predict_proba(X[300:400])
-
-    def joblib_round_trip(estimator):
-        buffer = io.BytesIO()
-        joblib.dump(estimator, buffer)
-        buffer.seek(0)
-        return joblib.load(buffer)
-
-    copies = {
-        "pickle": pickle.loads(pickle.dumps(clf)),
-        "joblib": joblib_round_trip(clf),
-        "deepcopy": copy.deepcopy(clf),
-        "cloudpickle": cloudpickle.loads(cloudpickle.dumps(clf)),
-    }
-    result = {
-        name: {
-            "same_proba": bool(np.array_equal(other.predict_proba(X[300:400]), expected)),
-            "same_history": other.history_ == clf.history_,
-            "optimizer_steps": int(other.model_.optimizer.iterations),
-            "same_optimizer_state": all(
-                np.array_equal(a, b) for a, b in zip(
-                    [v.numpy() for v in other.model_.optimizer.variables],
-                    [v.numpy() for v in clf.model_.optimizer.variables], strict=True)),
-            "own_network": other.model_ is not clf.model_,
-        }
-        for name, other in copies.items()
-    }
-    result["clone_unfitted"] = not hasattr(clone(clf), "model_")
-    result["steps"] = int(clf.model_.optimizer.iterations)
-    result["scikeras_imported"] = "scikeras" in sys.modules
-    print(json.dumps(result))
-    """
-)
-
-
-def test_pickle_joblib_deepcopy_and_cloudpickle_without_scikeras():
-    # A fresh interpreter, so that no other test's import of scikeras (which patches
-    # keras.Model.__reduce__ globally) can be what makes the round trips work.
-    out = subprocess.run([sys.executable, "-c", ROUND_TRIPS], capture_output=True, text=True,
-                         timeout=300, check=True).stdout
-    result = json.loads(out.splitlines()[-1])
-    assert result.pop("scikeras_imported") is False
-    assert result.pop("clone_unfitted") is True
-    steps = result.pop("steps")
-    assert steps == 2 * 8  # 240 training images in batches of 32, two epochs
-    for name, facts in result.items():
-        assert facts == {"same_proba": True, "same_history": True, "optimizer_steps": steps,
-                         "same_optimizer_state": True, "own_network": True}, name
-
 
 def test_pickle_joblib_and_clone(fitted, small_xy, tmp_path):
     X, _ = small_xy
@@ -595,31 +530,6 @@ def test_in_a_pipeline(small_xy):
 
 
 # --------------------------------------------------------------------------- quiet
-def test_tensorflow_start_up_noise_is_hidden_and_verbose_prints_epochs(tmp_path):
-    # One fresh interpreter: TensorFlow starts during the quiet fit, then a verbose fit prints.
-    script = textwrap.dedent(
-        """
-        import sys
-        from skfashion import FashionMLP, fetch_fashion_mnist
-        X, y = fetch_fashion_mnist(return_X_y=True)
-        for verbose in (0, 1):
-            FashionMLP(hidden_layer_sizes=(8,), epochs=2, verbose=verbose,
-                       validation_fraction=0.2, random_state=0).fit(X[:300], y[:300])
-            print("--- fitted", flush=True)
-        """
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "SKFASHION_TF"))}
-    done = subprocess.run([sys.executable, "-c", script],
-                          capture_output=True, text=True, env=env, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
-    quiet, chatty, rest = done.stdout.split("--- fitted\n")
-    assert quiet == "" and rest == ""
-    rows = [line for line in chatty.splitlines() if re.match(r"\s+\d+\s", line)]
-    assert [int(row.split()[0]) for row in rows] == [1, 2]
-    assert "val_accuracy" in chatty
-
-
 def test_strong_recipe_is_a_complete_fashion_mlp_setting(small_xy):
     from skfashion import RECIPES
 

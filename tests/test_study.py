@@ -651,6 +651,28 @@ def test_the_command_prints_the_summary_in_the_language_asked_for(tiny, monkeypa
         assert line.endswith(_spread(per_seed["test_accuracy"]))
 
 
+def test_the_command_runs_a_quick_study_and_prints_each_epoch(tmp_path, capsys):
+    """`skfashion study` end to end (next to the tiny study, whose worker process it reuses)."""
+    from skfashion._cli import main
+
+    out = tmp_path / "report"
+    argv = ["study", "--quick", "--models", "smaller", "--epochs", "2", "--random-state", "3",
+            "--n-jobs", "1"]
+    assert main([*argv, "--out", str(out), "--verbose", "--no-progress"]) == 0
+    stdout = capsys.readouterr().out
+    assert "smaller: 4+4 units, 2,000 training images, 2 epochs" in stdout
+    assert re.search(r"^ +epoch +loss +accuracy +val_loss +val_accuracy", stdout, re.MULTILINE)
+    summary = re.search(
+        r"^smaller +4\+4 +2 +(\d) +([0-9.]+) +(\w[\w ]*?) +([0-9.]+)$", stdout, re.MULTILINE
+    )
+    record = json.loads((out / "study.json").read_text())
+    assert record["settings"]["random_state"] == 3 and record["settings"]["models"] == ["smaller"]
+    assert summary[4] == f"{record['test_accuracy']['smaller']:.3f}"  # printed to 3 decimals
+    assert summary[3] == record["verdicts"]["smaller"]
+    assert f"Report in {out}" in stdout
+    assert not (out / "tutorial_history.png").exists() and (out / "size_comparison.png").exists()
+
+
 @pytest.mark.parametrize("seeds", ["0", "-1", "two"])
 def test_the_command_refuses_fewer_than_one_seed(seeds, tmp_path, capsys):
     from skfashion._cli import main
