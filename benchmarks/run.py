@@ -1382,18 +1382,20 @@ def write_atomic(path, text):
 # ----------------------------------------------------------------------------- figures in docs
 FIGURE = re.compile(
     r"(?P<number>-?\d[\d,]*(?:\.\d+)?)(?P<between>[^\d<\n]{0,24}?)"
-    r"<!--\s*(?P<file>[\w.-]+\.json)#(?P<path>[^*>]+?)(?:\*(?P<scale>\d+))?\s*-->"
+    r"<!--\s*(?P<file>[\w./-]+\.(?:json|csv))#(?P<path>[^*>]+?)(?:\*(?P<scale>\d+))?\s*-->"
 )
 """A figure a document quotes from a results file, followed by where it comes from.
 
 ``31.35 s<!-- performance.json#sections/contenders/rows/course_keras/fit_s/median -->``:
-the file (in ``benchmarks/results/``), then the path to the value: dictionary
-keys, and in a list the item whose ``name`` is the step (or its index);
-``*100`` after the path scales the value (an accuracy quoted in percent). The
-comment is invisible once the Markdown is rendered.
+the file (a name alone is in ``benchmarks/results/``; a path such as
+``docs/study/summary.csv`` is from the repository's root), then the path to the
+value: dictionary keys, and in a list the item whose ``name`` is the step (or
+its index); in a CSV table, the row whose first column is the first step, then
+the column. ``*100`` after the path scales the value (an accuracy quoted in
+percent). The comment is invisible once the Markdown is rendered.
 """
 RESULTS = HERE / "results"
-OWNED_DOCS = (ROOT / "docs" / "benchmarks.md", HERE / "README.md")
+OWNED_DOCS = (ROOT / "README.md", ROOT / "docs" / "benchmarks.md", HERE / "README.md")
 """Documents in which every measured figure must name its results value."""
 UNSOURCED = re.compile(
     r"(?<![\w.+-])\d[\d,]*(?:\.\d+)?\s?"
@@ -1429,6 +1431,29 @@ def _decimals(number):
     return len(number.split(".")[1]) if "." in number else 0
 
 
+def load_results(name, results=RESULTS):
+    """The results file a figure names, as nested dictionaries and lists.
+
+    A CSV table becomes ``{first column: {column: value}}``, numbers as floats.
+    """
+    path = Path(ROOT, name) if "/" in name else Path(results, name)
+    if path.suffix == ".json":
+        return json.loads(path.read_text())
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    key = next(iter(rows[0]))
+    return {row[key]: {column: _number(text) for column, text in row.items()} for row in rows}
+
+
+def _number(text):
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def quoted_figures(text, results=RESULTS):
     """Every figure ``text`` quotes: ``(number as printed, file, path, value, matches)``.
 
@@ -1439,7 +1464,7 @@ def quoted_figures(text, results=RESULTS):
     for match in FIGURE.finditer(text):
         name, path = match["file"], match["path"].strip()
         if name not in cache:
-            cache[name] = json.loads(Path(results, name).read_text())
+            cache[name] = load_results(name, results)
         value = resolve(cache[name], path) * int(match["scale"] or 1)
         printed = float(match["number"].replace(",", ""))
         tolerance = 0.5 * 10 ** -_decimals(match["number"]) * (1 + 1e-9)
@@ -1467,7 +1492,7 @@ def sync_figures(text, results=RESULTS):
     def replace(match):
         name = match["file"]
         if name not in cache:
-            cache[name] = json.loads(Path(results, name).read_text())
+            cache[name] = load_results(name, results)
         value = resolve(cache[name], match["path"].strip()) * int(match["scale"] or 1)
         digits = _decimals(match["number"])
         number = f"{value:,.{digits}f}" if "," in match["number"] else f"{value:.{digits}f}"

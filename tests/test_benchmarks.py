@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -581,9 +582,9 @@ def test_docs_quote_their_figures_from_the_results_files(run):
     assert checked >= 10  # the owned docs quote the figures they discuss
 
 
-@pytest.mark.parametrize("name", ["benchmarks.md", "README.md"])
+@pytest.mark.parametrize("name", ["README.md", "docs/benchmarks.md", "benchmarks/README.md"])
 def test_owned_docs_quote_no_unsourced_figure(run, name):
-    (path,) = [p for p in run.OWNED_DOCS if p.name == name]
+    (path,) = [p for p in run.OWNED_DOCS if p == BENCHMARKS.parent / name]
     assert run.unsourced_figures(path.read_text()) == []
 
 
@@ -613,6 +614,21 @@ def test_figure_lookup_and_sync(run, tmp_path):
     assert run.resolve(results, "sections/c/rows/0/fit_s/median") == 31.346
     unsourced = "It took 20.5 s and reached 0.866, with 4 times less memory; `3 s` is code."
     assert run.unsourced_figures(unsourced) == ["20.5 s", "0.866", "4 times"]
+
+
+def test_figures_from_a_csv_table_of_the_repository(run):
+    """``docs/study/summary.csv#bigger/gap_mean``: the row whose first column is ``bigger``."""
+    summary = pd.read_csv(BENCHMARKS.parent / "docs" / "study" / "summary.csv").set_index("model")
+    gap = summary.loc["bigger", "gap_mean"]
+    text = (
+        f"a gap of {gap:.3f}<!-- docs/study/summary.csv#bigger/gap_mean --> and "
+        f"{gap + 0.01:.3f}<!-- docs/study/summary.csv#bigger/gap_mean -->"
+    )
+    found = run.quoted_figures(text)
+    assert [(value, ok) for _, name, _, value, ok in found] == [(gap, True), (gap, False)]
+    assert {name for _, name, *_ in found} == {"docs/study/summary.csv"}
+    with pytest.raises(KeyError, match="no key 'huge'"):
+        run.resolve(run.load_results("docs/study/summary.csv"), "huge/gap_mean")
 
 
 @pytest.mark.slow  # a quick study of two models in a fresh process, with its workers
