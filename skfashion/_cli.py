@@ -492,6 +492,7 @@ def _cmd_search(args):
     estimator = CachingFashionMLP(epochs=args.epochs, random_state=args.random_state, cache=cache)
     grid = _param_grid(args.param, FashionMLP())
     X, y = _first_training_images(args.subset_size)
+    backend = _compute_backend(args)  # first: on a cluster, --n-jobs defaults to -1
     search = GridSearchCV(
         estimator,
         grid,
@@ -507,7 +508,7 @@ def _cmd_search(args):
         f"{args.epochs} epoch(s) per fit",
         flush=True,
     )
-    with _compute_backend(args), _kept_fits(search, X, y):
+    with backend, _kept_fits(search, X, y):
         search.fit(X, y)
     frame = cv_results_frame(search)
     print(frame.to_string(float_format=lambda value: f"{value:.3f}"))

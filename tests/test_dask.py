@@ -195,6 +195,29 @@ def test_scatter_sends_x_once_for_every_search_of_the_block(client, small_xy):
     assert len(holding_X[0]) == 1 and holding_X[0] == holding_X[1]
 
 
+def test_the_search_command_on_a_cluster_gives_the_serial_scores_and_keeps_each_fit(
+    client, tmp_path, capsys
+):
+    from skfashion._cli import main
+
+    search = ["search", "--param", "hidden_layer_sizes=8,16+16", "--cv", "2", "--epochs", "1"]
+    search += ["--subset-size", "400"]
+    assert main([*search, "--no-cache", "--out", str(tmp_path / "serial.csv")]) == 0
+    serial = pd.read_csv(tmp_path / "serial.csv")
+    path, cache = tmp_path / "table.csv", tmp_path / "cache"
+    cached = [*search, "--cache-dir", str(cache), "--out", str(path)]
+    capsys.readouterr()
+    assert main([*cached, "--scheduler", client.scheduler.address]) == 0
+    assert f"0 of 4 fits found in the cache {cache}; 4 to train" in capsys.readouterr().out
+    not_timed = serial.columns.drop("mean_fit_time")
+    pd.testing.assert_frame_equal(pd.read_csv(path)[not_timed], serial[not_timed])
+    assert len(list(cache.glob("*.skfit"))) == 4  # written by the workers, one per fit
+
+    assert main(cached) == 0  # run again, here: every fit comes from the workers' entries
+    assert f"4 of 4 fits found in the cache {cache}; 0 to train" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(pd.read_csv(path)[not_timed], serial[not_timed])
+
+
 def _free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
