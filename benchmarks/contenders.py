@@ -699,8 +699,8 @@ JOBS = {"grid_search": grid_search, "fashion_mlp_seeds": fashion_mlp_seeds}
 
 def run_job(job):
     """Load the data slice a job names, run it, and return its result dict."""
+    program = {**PROGRAMS, **JOBS}[job["program"]]  # an unknown program fails before any work
     X_train, y_train, X_test, y_test = load_data(job)
-    program = {**PROGRAMS, **JOBS}[job["program"]]
     rss_before = _proc_status_mb("VmRSS")
     result = program(X_train, y_train, X_test, y_test, job)
     # CPU seconds of the timed block: against fit_s, shows how many cores it kept
