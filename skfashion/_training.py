@@ -10,6 +10,7 @@ handlers run in Python once per epoch; only the batches are compiled.
 
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -316,6 +317,7 @@ class CompiledEpoch:
             return sums
 
         self._run_batches = run_batches
+        self._compiled = set()  # for compile_ahead: batch sizes, ("last", size)
         self._last_batch = tf.function(step, jit_compile=xla)  # traced for each size
 
     def bind_data(self, X, y, sample_weight):
@@ -340,6 +342,37 @@ class CompiledEpoch:
         if self.rest:
             totals += self._call_last(order[self.n_full * size :])
         return _logs(totals, self.n_samples)
+
+    def compile_ahead(self):
+        """Compile, side by side, the XLA programs that this data's epochs will run.
+
+        The loop and the last batch's step are two compilations of a second or
+        more each; run one after the other by the first epoch, they keep one of
+        two cores idle. Here they run in two threads: the loop on no batches
+        (nothing trained), the step on the first samples. The step changes the
+        network's state, so the caller must load the fit's state afterwards
+        (:meth:`skfashion._programs._Template.forget`). Without XLA, or with
+        everything compiled, nothing is done.
+        """
+        tf = self._tf
+        calls = []
+        if self._xla and self.n_full and self.batch_size not in self._compiled:
+            no_batches = np.zeros((self.steps_per_call, self.batch_size), np.int32)
+            batches = [tf.gather(part, no_batches) for part in self._data]
+            program = self._run_batches.get_concrete_function()
+            calls.append(lambda: program(*batches, tf.constant(0)))
+            self._compiled.add(self.batch_size)
+        if self._rest_apart and self.rest and ("last", self.rest) not in self._compiled:
+            last = [tf.gather(part, np.arange(self.rest)) for part in self._data]
+            step = self._last_batch.get_concrete_function(*last)  # traced here, not in a thread
+            calls.append(lambda: step(*last))
+            self._compiled.add(("last", self.rest))
+        if len(calls) == 1:
+            calls[0]()
+        elif calls:
+            with ThreadPoolExecutor(len(calls)) as pool:
+                for future in [pool.submit(call) for call in calls]:
+                    future.result()
 
     def _call_last(self, batch):
         if not self._rest_apart:
