@@ -23,9 +23,11 @@ programs were compiled for it or reused (``tests/test_speed.py`` checks both).
 
 The shape is everything that changes the compiled program: the network's
 configuration without its seeds, names and input statistics, the optimizer's
-configuration, the loss, and the data's size, width and dtype, the batch size,
-the batches per call and the XLA choice. The input statistics live in
-variables of the template, so folds and seeds of one network share a program.
+configuration, the loss, and the data's width and dtype, the batch size, the
+batches per call and the XLA choice. The input statistics live in variables of
+the template, and the program is given a call's batches rather than the
+training set, so folds, seeds and refits of one network share a program
+whatever their number of samples.
 
 XLA is chosen by :func:`use_xla`, from the work of the fit rather than from
 its number of samples.

@@ -19,6 +19,7 @@ from ._tf import import_tensorflow
 STEPS_PER_CALL = 1024  # batches per compiled call; Ctrl-C lands between calls
 STEPS_PER_CALL_VERBOSE = 64  # smaller calls, so that verbose=2's progress bar moves
 PREDICT_CHUNK = 8192  # images per network call in prediction and validation
+PADDED_CALL_BYTES = 64 * 2**20  # XLA calls are padded to steps_per_call batches up to this size
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
@@ -257,13 +258,14 @@ class CompiledEpoch:
     The program never sees the training set, only a call's batches, gathered
     before the call, so one program trains on data of every size (the folds of
     a search and its refit). Without XLA it is traced once, with the batch size
-    left open, and the last, partial batch is one more call of it; with XLA, a
+    left open, and the last, partial batch is one more call of it. With XLA, a
     call's batches are padded to ``steps_per_call`` (padding is never read) so
-    that XLA compiles it once. The last batch of an XLA program, or of a network
-    with batch normalization (whose batch means round differently when the
-    batch size is not known in advance), is a step traced for its size, as it
-    was before programs were shared: the bits are those of a program built for
-    the fit alone.
+    that XLA compiles it once; where that padding would exceed
+    :data:`PADDED_CALL_BYTES`, to the next power of two of the call's batches.
+    The last batch of an XLA program, or of a network with batch normalization
+    (whose batch means round differently when the batch size is not known in
+    advance), is a step traced for its size, as it was before programs were
+    shared: the bits are those of a program built for the fit alone.
 
     Parameters
     ----------
@@ -317,7 +319,7 @@ class CompiledEpoch:
             return sums
 
         self._run_batches = run_batches
-        self._compiled = set()  # for compile_ahead: batch sizes, ("last", size)
+        self._compiled = set()  # for compile_ahead: shapes of calls, ("last", size)
         self._last_batch = tf.function(step, jit_compile=xla)  # traced for each size
 
     def bind_data(self, X, y, sample_weight):
@@ -337,7 +339,7 @@ class CompiledEpoch:
         totals = np.zeros(3)
         for start in range(0, self.n_full, self.steps_per_call):
             stop = min(start + self.steps_per_call, self.n_full)
-            totals += self._call(full[start:stop], pad_to=self.steps_per_call)
+            totals += self._call(full[start:stop], pad_to=self._padded(stop - start))
             progress(stop, _logs(totals, stop * size))
         if self.rest:
             totals += self._call_last(order[self.n_full * size :])
@@ -356,12 +358,13 @@ class CompiledEpoch:
         """
         tf = self._tf
         calls = []
-        if self._xla and self.n_full and self.batch_size not in self._compiled:
-            no_batches = np.zeros((self.steps_per_call, self.batch_size), np.int32)
+        shape = (self._padded(min(self.n_full, self.steps_per_call)), self.batch_size)
+        if self._xla and self.n_full and shape not in self._compiled:
+            no_batches = np.zeros(shape, np.int32)
             batches = [tf.gather(part, no_batches) for part in self._data]
             program = self._run_batches.get_concrete_function()
             calls.append(lambda: program(*batches, tf.constant(0)))
-            self._compiled.add(self.batch_size)
+            self._compiled.add(shape)
         if self._rest_apart and self.rest and ("last", self.rest) not in self._compiled:
             last = [tf.gather(part, np.arange(self.rest)) for part in self._data]
             step = self._last_batch.get_concrete_function(*last)  # traced here, not in a thread
@@ -379,6 +382,13 @@ class CompiledEpoch:
             return self._call(batch[np.newaxis], pad_to=1)
         parts = (self._tf.gather(part, batch) for part in self._data)
         return [float(value) for value in self._last_batch(*parts)]
+
+    def _padded(self, n_batches):
+        """Batches of an XLA call of ``n_batches``: one number for every training-set size."""
+        sample_bytes = int(np.prod(self._data[0].shape[1:])) * self._data[0].dtype.size
+        if self.steps_per_call * self.batch_size * sample_bytes <= PADDED_CALL_BYTES:
+            return self.steps_per_call
+        return min(self.steps_per_call, 1 << max(n_batches - 1, 0).bit_length())
 
     def _call(self, batches, pad_to):
         """The sums of one call of the program on ``batches``, an array of sample indices."""
