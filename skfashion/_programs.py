@@ -344,7 +344,6 @@ class SharedEpoch:
                 self._template.programs[key] = self._epoch
                 CACHE.traces += 1
             self._bind()
-            self._epoch.compile_ahead()
             self._template.forget()
         self.n_samples, self.n_batches = self._epoch.n_samples, self._epoch.n_batches
 

@@ -10,7 +10,6 @@ handlers run in Python once per epoch; only the batches are compiled.
 
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -262,10 +261,11 @@ class CompiledEpoch:
     call's batches are padded to ``steps_per_call`` (padding is never read) so
     that XLA compiles it once; where that padding would exceed
     :data:`PADDED_CALL_BYTES`, to the next power of two of the call's batches.
-    The last batch of an XLA program, or of a network with batch normalization
-    (whose batch means round differently when the batch size is not known in
-    advance), is a step traced for its size, as it was before programs were
-    shared: the bits are those of a program built for the fit alone.
+    The last batch of an XLA program is a step of TensorFlow's graph, not of
+    XLA, so that a search's folds of 6,666 and 6,667 images and its refit of
+    10,000 (last batches of 10, 11 and 16) do not compile it three times; that
+    of a network with batch normalization, whose batch means round differently
+    when the batch size is not known in advance, is traced for its size.
 
     Parameters
     ----------
@@ -319,8 +319,11 @@ class CompiledEpoch:
             return sums
 
         self._run_batches = run_batches
-        self._compiled = set()  # for compile_ahead: shapes of calls, ("last", size)
-        self._last_batch = tf.function(step, jit_compile=xla)  # traced for each size
+        # Never XLA: XLA would compile the step again for each size of last batch.
+        any_size = [tf.TensorSpec([None, *spec.shape[2:]], spec.dtype) for spec in signature[:3]]
+        self._last_batch = tf.function(
+            step, jit_compile=False, input_signature=None if batch_norm else any_size
+        )
 
     def bind_data(self, X, y, sample_weight):
         """Train on other data of the same width and dtype with the same program."""
@@ -344,38 +347,6 @@ class CompiledEpoch:
         if self.rest:
             totals += self._call_last(order[self.n_full * size :])
         return _logs(totals, self.n_samples)
-
-    def compile_ahead(self):
-        """Compile, side by side, the XLA programs that this data's epochs will run.
-
-        The loop and the last batch's step are two compilations of a second or
-        more each; run one after the other by the first epoch, they keep one of
-        two cores idle. Here they run in two threads: the loop on no batches
-        (nothing trained), the step on the first samples. The step changes the
-        network's state, so the caller must load the fit's state afterwards
-        (:meth:`skfashion._programs._Template.forget`). Without XLA, or with
-        everything compiled, nothing is done.
-        """
-        tf = self._tf
-        calls = []
-        shape = (self._padded(min(self.n_full, self.steps_per_call)), self.batch_size)
-        if self._xla and self.n_full and shape not in self._compiled:
-            no_batches = np.zeros(shape, np.int32)
-            batches = [tf.gather(part, no_batches) for part in self._data]
-            program = self._run_batches.get_concrete_function()
-            calls.append(lambda: program(*batches, tf.constant(0)))
-            self._compiled.add(shape)
-        if self._rest_apart and self.rest and ("last", self.rest) not in self._compiled:
-            last = [tf.gather(part, np.arange(self.rest)) for part in self._data]
-            step = self._last_batch.get_concrete_function(*last)  # traced here, not in a thread
-            calls.append(lambda: step(*last))
-            self._compiled.add(("last", self.rest))
-        if len(calls) == 1:
-            calls[0]()
-        elif calls:
-            with ThreadPoolExecutor(len(calls)) as pool:
-                for future in [pool.submit(call) for call in calls]:
-                    future.result()
 
     def _call_last(self, batch):
         if not self._rest_apart:
