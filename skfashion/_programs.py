@@ -23,9 +23,11 @@ programs were compiled for it or reused (``tests/test_speed.py`` checks both).
 
 The shape is everything that changes the compiled program: the network's
 configuration without its seeds, names and input statistics, the optimizer's
-configuration, the loss, and the data's size, width and dtype, the batch size,
-the batches per call and the XLA choice. The input statistics live in
-variables of the template, so folds and seeds of one network share a program.
+configuration, the loss, and the data's width and dtype, the batch size, the
+batches per call and the XLA choice. The input statistics live in variables of
+the template, and the program is given a call's batches rather than the
+training set, so folds, seeds and refits of one network share a program
+whatever their number of samples.
 
 XLA is chosen by :func:`use_xla`, from the work of the fit rather than from
 its number of samples.
@@ -319,11 +321,14 @@ class SharedEpoch:
 
     def __init__(self, model, X, y, sample_weight, *, batch_size, xla, steps_per_call):
         self._model, self._data = model, (X, y, sample_weight)
+        self._token = object()  # marks the shared program's data as this fit's
         xla = xla and xla_compiles(model)
         if not model.optimizer.built:  # its state is copied to and from the template's
             model.optimizer.build(model.trainable_variables)
         self._template = CACHE.template(model)
-        key = ("epoch", len(y), X.shape[1], X.dtype.str, batch_size, xla, steps_per_call)
+        # No number of samples: one program trains the folds of a search and its refit.
+        size = min(batch_size, len(y))  # fewer samples than batch_size make one smaller batch
+        key = ("epoch", X.shape[1], X.dtype.str, size, xla, steps_per_call)
         with self._template.lock:
             self._epoch = self._template.programs.get(key)
             if self._epoch is None:
@@ -338,12 +343,19 @@ class SharedEpoch:
                 )
                 self._template.programs[key] = self._epoch
                 CACHE.traces += 1
+            self._bind()
             self._template.forget()
         self.n_samples, self.n_batches = self._epoch.n_samples, self._epoch.n_batches
 
+    def _bind(self):
+        """Give the shared program this fit's data, unless it has it (one copy per fit)."""
+        if self._epoch.bound_to is not self._token:
+            self._epoch.bind_data(*self._data)
+            self._epoch.bound_to = self._token
+
     def __call__(self, order, progress):
         with self._template.lock:
-            self._epoch.bind_data(*self._data)
+            self._bind()
             self._template.load(self._model)
             try:
                 return self._epoch(order, progress)

@@ -18,6 +18,7 @@ from ._tf import import_tensorflow
 STEPS_PER_CALL = 1024  # batches per compiled call; Ctrl-C lands between calls
 STEPS_PER_CALL_VERBOSE = 64  # smaller calls, so that verbose=2's progress bar moves
 PREDICT_CHUNK = 8192  # images per network call in prediction and validation
+PADDED_CALL_BYTES = 64 * 2**20  # XLA calls are padded to steps_per_call batches up to this size
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
@@ -253,6 +254,19 @@ class CompiledEpoch:
     of ``weight * loss`` (Keras' ``sum_over_batch_size``), penalties included;
     accuracy is the weighted share of correct predictions.
 
+    The program never sees the training set, only a call's batches, gathered
+    before the call, so one program trains on data of every size (the folds of
+    a search and its refit). Without XLA it is traced once, with the batch size
+    left open, and the last, partial batch is one more call of it. With XLA, a
+    call's batches are padded to ``steps_per_call`` (padding is never read) so
+    that XLA compiles it once; where that padding would exceed
+    :data:`PADDED_CALL_BYTES`, to the next power of two of the call's batches.
+    The last batch of an XLA program is a step of TensorFlow's graph, not of
+    XLA, so that a search's folds of 6,666 and 6,667 images and its refit of
+    10,000 (last batches of 10, 11 and 16) do not compile it three times; that
+    of a network with batch normalization, whose batch means round differently
+    when the batch size is not known in advance, is traced for its size.
+
     Parameters
     ----------
     model : keras.Model
@@ -267,58 +281,94 @@ class CompiledEpoch:
     """
 
     def __init__(self, model, X, y, sample_weight, *, batch_size, xla, steps_per_call):
-        tf, _ = import_tensorflow()
-        self.n_samples = len(y)
-        self.batch_size = min(batch_size, self.n_samples)
-        self.n_full, self.rest = divmod(self.n_samples, self.batch_size)
-        self.n_batches = self.n_full + (self.rest > 0)
-        self.steps_per_call = steps_per_call
+        tf, keras = import_tensorflow()
+        self._tf, self._xla = tf, xla
+        self.requested_batch_size, self.steps_per_call = batch_size, steps_per_call
         self.bind_data(X, y, sample_weight)
         weights = model.trainable_variables
         optimizer = model.optimizer
         optimizer.build(weights)
 
-        def step(indices, X_all, y_all, w_all):
-            xb, yb, wb = (tf.gather(part, indices) for part in (X_all, y_all, w_all))
+        def step(xb, yb, wb):
             with tf.GradientTape() as tape:
                 proba = model(xb, training=True)
                 loss = model.compute_loss(y=yb, y_pred=proba, sample_weight=wb, training=True)
             optimizer.apply(tape.gradient(loss, weights), weights)
             return _weighted_sums(tf, loss, proba, yb, wb)
 
-        @tf.function(jit_compile=xla)
-        def run_batches(batches, start, stop, X_all, y_all, w_all):
+        batch_norm = any(isinstance(layer, keras.layers.BatchNormalization)
+                         for layer in model.layers)
+        self._rest_apart = xla or batch_norm
+        size = self.batch_size if self._rest_apart else None
+        signature = [
+            tf.TensorSpec([None, size, X.shape[1]], tf.as_dtype(X.dtype)),
+            tf.TensorSpec([None, size], tf.int32),
+            tf.TensorSpec([None, size], tf.float32),
+            tf.TensorSpec([], tf.int32),
+        ]
+
+        @tf.function(jit_compile=xla, input_signature=signature)
+        def run_batches(X_batches, y_batches, w_batches, stop):
             def body(i, loss_sum, hits, weight):
-                batch = step(batches[i], X_all, y_all, w_all)
+                batch = step(X_batches[i], y_batches[i], w_batches[i])
                 return i + 1, loss_sum + batch[0], hits + batch[1], weight + batch[2]
 
             zero = tf.constant(0.0)
+            start = tf.constant(0)
             _, *sums = tf.while_loop(lambda i, *_: i < stop, body, (start, zero, zero, zero))
             return sums
 
-        self._tf = tf
         self._run_batches = run_batches
-        self._last_batch = tf.function(step, jit_compile=xla)
+        # Never XLA: XLA would compile the step again for each size of last batch.
+        any_size = [tf.TensorSpec([None, *spec.shape[2:]], spec.dtype) for spec in signature[:3]]
+        self._last_batch = tf.function(
+            step, jit_compile=False, input_signature=None if batch_norm else any_size
+        )
 
     def bind_data(self, X, y, sample_weight):
-        """Train on other data of the same size, dtype and width with the same programs."""
+        """Train on other data of the same width and dtype with the same program."""
         tf, _ = import_tensorflow()
         self._data = (tf.constant(X), tf.constant(y), tf.constant(sample_weight))
+        self.bound_to = None  # who bound the data, for skfashion._programs.SharedEpoch
+        self.n_samples = len(y)
+        self.batch_size = min(self.requested_batch_size, self.n_samples)
+        self.n_full, self.rest = divmod(self.n_samples, self.batch_size)
+        self.n_batches = self.n_full + (self.rest > 0)
 
     def __call__(self, order, progress):
         """Train on the batches of ``order``; return ``{"loss", "accuracy"}`` of the epoch."""
-        tf, size = self._tf, self.batch_size
-        batches = tf.constant(order[: self.n_full * size].reshape(self.n_full, size))
+        size = self.batch_size
+        full = order[: self.n_full * size].reshape(self.n_full, size)
         totals = np.zeros(3)
         for start in range(0, self.n_full, self.steps_per_call):
             stop = min(start + self.steps_per_call, self.n_full)
-            sums = self._run_batches(batches, tf.constant(start), tf.constant(stop), *self._data)
-            totals += [float(value) for value in sums]
+            totals += self._call(full[start:stop], pad_to=self._padded(stop - start))
             progress(stop, _logs(totals, stop * size))
         if self.rest:
-            sums = self._last_batch(tf.constant(order[self.n_full * size :]), *self._data)
-            totals += [float(value) for value in sums]
+            totals += self._call_last(order[self.n_full * size :])
         return _logs(totals, self.n_samples)
+
+    def _call_last(self, batch):
+        if not self._rest_apart:
+            return self._call(batch[np.newaxis], pad_to=1)
+        parts = (self._tf.gather(part, batch) for part in self._data)
+        return [float(value) for value in self._last_batch(*parts)]
+
+    def _padded(self, n_batches):
+        """Batches of an XLA call of ``n_batches``: one number for every training-set size."""
+        sample_bytes = int(np.prod(self._data[0].shape[1:])) * self._data[0].dtype.size
+        if self.steps_per_call * self.batch_size * sample_bytes <= PADDED_CALL_BYTES:
+            return self.steps_per_call
+        return min(self.steps_per_call, 1 << max(n_batches - 1, 0).bit_length())
+
+    def _call(self, batches, pad_to):
+        """The sums of one call of the program on ``batches``, an array of sample indices."""
+        tf, n_batches = self._tf, len(batches)
+        if self._xla and n_batches < pad_to:  # one shape, one XLA compilation, for every size
+            batches = np.concatenate([batches, np.zeros((pad_to - n_batches, batches.shape[1]),
+                                                        batches.dtype)])
+        parts = (tf.gather(part, batches) for part in self._data)
+        return [float(value) for value in self._run_batches(*parts, tf.constant(n_batches))]
 
 
 def _logs(totals, n_seen, prefix=""):

@@ -71,6 +71,35 @@ def test_a_second_fit_of_the_same_shape_does_not_trace(small_xy, fresh_cache):
     assert epoch._run_batches.experimental_get_tracing_count() == traced
 
 
+@pytest.mark.parametrize(
+    "xla, params, sizes",
+    [
+        (False, {}, (300, 450)),
+        # Batch means over 50 samples, and last batches of 40, none and 10.
+        pytest.param(False, {"batch_norm": True}, (300, 313, 450), marks=pytest.mark.slow),
+        pytest.param(True, {}, (300, 313, 450), marks=pytest.mark.slow),
+    ],
+)
+def test_folds_of_different_sizes_share_one_program_and_keep_their_own_bits(
+    small_xy, fresh_cache, monkeypatch, xla, params, sizes
+):
+    # 300, 313 and 450 samples train on 240, 250 and 360 (a 20 % hold-out). One program
+    # trains them all, its batches padded under XLA; each fit must give the bits of a
+    # program built for it alone, called once per epoch, with nothing padded.
+    X, y = small_xy
+    monkeypatch.setattr(estimator_module, "use_xla", lambda *args, **kwargs: xla)
+    shared = {n: _fit(X[:n], y[:n], 0, **params) for n in sizes}
+    template = fresh_cache.template(shared[sizes[0]].model_)
+    (epoch,) = [p for key, p in template.programs.items() if key[0] == "epoch"]
+    assert epoch._run_batches.experimental_get_tracing_count() == 1
+    with monkeypatch.context() as patch:
+        _own_programs(patch)
+        for n, fit in shared.items():
+            full_batches = fit.n_train_samples_ // PARAMS["batch_size"]
+            patch.setattr(estimator_module, "STEPS_PER_CALL", full_batches)
+            assert _same(fit, _fit(X[:n], y[:n], 0, **params), X), n
+
+
 def test_a_reused_program_trains_on_the_fit_s_own_data_and_scaling(
     small_xy, fresh_cache, monkeypatch
 ):
