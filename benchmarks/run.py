@@ -49,6 +49,7 @@ from results files (see ``FIGURE``).
 """
 
 import argparse
+import csv
 import datetime
 import importlib.metadata
 import importlib.util
@@ -1439,8 +1440,6 @@ def load_results(name, results=RESULTS):
     path = Path(ROOT, name) if "/" in name else Path(results, name)
     if path.suffix == ".json":
         return json.loads(path.read_text())
-    import csv
-
     with open(path, newline="", encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
     key = next(iter(rows[0]))

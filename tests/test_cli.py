@@ -74,12 +74,14 @@ def test_search_prints_and_saves_the_cv_results_table(serial_search, capsys):
     assert table["mean_test_score"].between(0.1, 1).all()
 
 
-def test_search_local_cluster_runs_the_search_inside_compute_backend(tmp_path, monkeypatch):
-    """--local-cluster N opens compute_backend(n_workers=N) and searches inside it with n_jobs=-1.
+class Stop(Exception):
+    """Raised where a wiring test has seen what it checks, before any training."""
 
-    Only the command's wiring is checked here: the search command on real Dask workers,
-    which keep each finished fit in the cache, is tested in test_dask.py.
-    """
+
+@pytest.fixture
+def cluster_calls(monkeypatch):
+    """The calls of a stand-in ``skfashion.compute_backend`` (a joblib threading backend),
+    recorded in order; a test appends its own."""
     import contextlib
 
     calls = []
@@ -90,19 +92,27 @@ def test_search_local_cluster_runs_the_search_inside_compute_backend(tmp_path, m
         with joblib.parallel_backend("threading", n_jobs=2):
             yield None
 
-    class Stop(Exception):
-        pass
+    monkeypatch.setattr("skfashion.compute_backend", compute_backend)
+    return calls
 
+
+def test_search_local_cluster_runs_the_search_inside_compute_backend(
+    tmp_path, monkeypatch, cluster_calls
+):
+    """--local-cluster N opens compute_backend(n_workers=N) and searches inside it with n_jobs=-1.
+
+    Only the command's wiring is checked here: the search command on real Dask workers,
+    which keep each finished fit in the cache, is tested in test_dask.py.
+    """
     def fit(search, X, y, **kwargs):
         backend, _ = joblib.parallel.get_active_backend()
-        calls.append(("fit", search.n_jobs, type(backend).__name__, len(X)))
+        cluster_calls.append(("fit", search.n_jobs, type(backend).__name__, len(X)))
         raise Stop
 
-    monkeypatch.setattr("skfashion.compute_backend", compute_backend)
     monkeypatch.setattr("sklearn.model_selection.GridSearchCV.fit", fit)
     with pytest.raises(Stop):
         main([*SEARCH, "--no-cache", "--local-cluster", "2", "--out", str(tmp_path / "t.csv")])
-    assert calls == [("compute_backend", None, 2), ("fit", -1, "ThreadingBackend", 400)]
+    assert cluster_calls == [("compute_backend", None, 2), ("fit", -1, "ThreadingBackend", 400)]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -116,37 +126,23 @@ def test_search_cache_options_mirror_the_study_s(tmp_path, monkeypatch, capsys):
     assert exc.value.code == 2
 
 
-def test_study_scheduler_runs_models_through_joblib(tmp_path, monkeypatch, capsys):
+def test_study_scheduler_runs_models_through_joblib(tmp_path, monkeypatch, cluster_calls):
     """--scheduler opens compute_backend there and runs the study inside it with n_jobs=-1.
 
     Only the command's wiring is checked here: the study's own runs on a cluster are
     tested with real Dask workers in test_cache.py and test_dask.py.
     """
-    import contextlib
-
-    calls = []
-
-    @contextlib.contextmanager
-    def compute_backend(scheduler=None, n_workers=None):
-        calls.append(("compute_backend", scheduler, n_workers))
-        with joblib.parallel_backend("threading", n_jobs=2):
-            yield None
-
-    class Stop(Exception):
-        pass
-
     def run_study(**kwargs):
         backend, _ = joblib.parallel.get_active_backend()
-        calls.append(("run_study", kwargs["n_jobs"], type(backend).__name__, kwargs["out"]))
+        cluster_calls.append(("run_study", kwargs["n_jobs"], type(backend).__name__, kwargs["out"]))
         raise Stop
 
-    monkeypatch.setattr("skfashion.compute_backend", compute_backend)
     monkeypatch.setattr("skfashion.study.run_study", run_study)
     out = tmp_path / "report"
     argv = ["study", "--quick", "--models", "smaller,baseline", "--no-progress"]
     with pytest.raises(Stop):
         main([*argv, "--scheduler", "tcp://10.0.0.5:8786", "--out", str(out)])
-    assert calls == [
+    assert cluster_calls == [
         ("compute_backend", "tcp://10.0.0.5:8786", None),
         ("run_study", -1, "ThreadingBackend", out),
     ]
