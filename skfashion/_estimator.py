@@ -17,6 +17,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._interrupts import holding
 from ._network import (
     IMAGE_SHAPE,
     LR_SCHEDULES,
@@ -294,6 +295,7 @@ default="relu"
         return hasattr(self, "model_")
 
     # ------------------------------------------------------------------ pickling
+    @holding
     def __getstate__(self):
         """The estimator's state, with the network as the bytes of a ``.keras`` file."""
         state = dict(super().__getstate__())
@@ -303,6 +305,7 @@ default="relu"
             state["_seed_states"] = [np.asarray(v) for v in _seed_state_variables(model)]
         return state
 
+    @holding
     def __setstate__(self, state):
         state = dict(state)
         if "_keras_file" in state:
@@ -532,6 +535,7 @@ default=None
             classes=classes, continuing=not first, epochs=1, hold_out=False,
         )
 
+    @holding  # Ctrl-C stops between compiled calls, never inside Keras (see _interrupts)
     def _fit(self, X, y, sample_weight, validation_data, on_epoch_end, *, classes, continuing,
              epochs, hold_out):
         X, y = self._check_X(X, y, reset=not continuing)
@@ -637,6 +641,7 @@ default=None
                 self.best_epoch_ = handler.best_epoch
 
     # ------------------------------------------------------------------ predict
+    @holding
     def _logits(self, X):
         """The network's logits for X, in float32, a chunk at a time."""
         tf, keras = import_tensorflow()

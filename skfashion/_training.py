@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 
+from ._interrupts import checkpoint
 from ._tf import import_tensorflow
 
 STEPS_PER_CALL = 1024  # batches per compiled call; Ctrl-C lands between calls
@@ -201,6 +202,7 @@ def fit_loop(run, handlers, run_epoch, batch_order, evaluate=None):
         handler.on_train_begin(run)
     try:
         for epoch in range(run.first_epoch, run.last_epoch + 1):
+            checkpoint()
             logs = run_single_epoch(run, handlers, epoch, run_epoch, batch_order, evaluate)
             stops = [handler.on_epoch_end(run, epoch, logs) for handler in handlers]
             if any(stops):
@@ -212,7 +214,7 @@ def fit_loop(run, handlers, run_epoch, batch_order, evaluate=None):
             f"{run.epochs} epochs; the model keeps its current weights and history_ holds the "
             "completed epochs.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=6,  # fit_loop, _train, _fit, its Ctrl-C holder, fit: the caller of fit
         )
     for handler in handlers:
         handler.on_train_end(run)
@@ -224,6 +226,7 @@ def run_single_epoch(run, handlers, epoch, run_epoch, batch_order, evaluate):
         handler.on_epoch_begin(run, epoch, run_epoch.n_batches)
 
     def progress(batches_done, logs):
+        checkpoint()
         for handler in handlers:
             handler.on_batches(run, batches_done, logs)
 
