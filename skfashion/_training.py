@@ -310,7 +310,9 @@ class CompiledEpoch:
             tf.TensorSpec([], tf.int32),
         ]
 
-        @tf.function(jit_compile=xla, input_signature=signature)
+        # No AutoGraph: the loop is tf.while_loop already, and converting the code of the step
+        # (Keras included) costs a quarter of a second per program for the same graph.
+        @tf.function(jit_compile=xla, input_signature=signature, autograph=False)
         def run_batches(X_batches, y_batches, w_batches, stop):
             def body(i, loss_sum, hits, weight):
                 batch = step(X_batches[i], y_batches[i], w_batches[i])
@@ -325,7 +327,10 @@ class CompiledEpoch:
         # Never XLA: XLA would compile the step again for each size of last batch.
         any_size = [tf.TensorSpec([None, *spec.shape[2:]], spec.dtype) for spec in signature[:3]]
         self._last_batch = tf.function(
-            step, jit_compile=False, input_signature=None if batch_norm else any_size
+            step,
+            jit_compile=False,
+            input_signature=None if batch_norm else any_size,
+            autograph=False,
         )
 
     def bind_data(self, X, y, sample_weight):
@@ -384,7 +389,7 @@ def evaluation_step(model, *, xla):
     """The compiled sums of loss, weighted hits and weight of ``model`` on one chunk."""
     tf, _ = import_tensorflow()
 
-    @tf.function(jit_compile=xla, reduce_retracing=True)
+    @tf.function(jit_compile=xla, reduce_retracing=True, autograph=False)
     def chunk_sums(xb, yb, wb):
         proba = model(xb, training=False)
         loss = model.compute_loss(y=yb, y_pred=proba, sample_weight=wb, training=False)
