@@ -341,6 +341,7 @@ class SharedEpoch:
                     xla=xla,
                     steps_per_call=steps_per_call,
                 )
+                self._epoch.bound_to = self._token  # built on this fit's data: no second copy
                 self._template.programs[key] = self._epoch
                 CACHE.traces += 1
             self._bind()
