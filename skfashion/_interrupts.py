@@ -26,10 +26,6 @@ import threading
 _state = threading.local()  # signal handlers run in the main thread: only its state is used
 
 
-def _depth():
-    return getattr(_state, "depth", 0)
-
-
 def _on_sigint(signum, frame):
     if getattr(_state, "pending", False):  # pressed again: stop now
         _state.pending = False
@@ -54,29 +50,22 @@ def checkpoint():
 def held():
     """Hold a first Ctrl-C until a :func:`checkpoint` or the end of the block.
 
-    Blocks nest; only the outermost one installs and restores the handler.
+    Blocks nest: inside an outer block the handler is already this module's,
+    so only the outermost one installs and restores it.
     """
-    if _depth() > 0:
-        _state.depth += 1
-        try:
-            yield
-        finally:
-            _state.depth -= 1
-        return
     if (
         threading.current_thread() is not threading.main_thread()
         or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    ):
+    ):  # another thread, another handler, or inside an outer block
         yield
         return
     signal.signal(signal.SIGINT, _on_sigint)
-    _state.depth, _state.pending = 1, False
+    _state.pending = False
     failed = True
     try:
         yield
         failed = False
     finally:
-        _state.depth = 0
         signal.signal(signal.SIGINT, signal.default_int_handler)
         pending, _state.pending = _state.pending, False
         if pending and not failed:
