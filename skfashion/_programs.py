@@ -248,17 +248,33 @@ class _Template:
 
 
 _COPY = None
+_EAGER_COPIES = 64
+"""Copies made with eager ``assign`` before :func:`_copy` traces its compiled version.
+
+Each direction's trace costs 0.03 to 0.05 s; the compiled call saves 0.2 ms
+(16 variables: the default network) to 0.5 ms (25: 512+512 units with dropout
+and augmentation) per copy against eager ``assign`` on the project's 2-core
+machine. So a single fit, which copies once per epoch, never traces, and a
+study's hundreds of fits trace once. Either way the targets receive the
+sources' exact values.
+"""
+_copies = 0
 
 
 def _copy(sources, targets):
-    """``target.assign(source)`` for each pair, as one compiled call.
+    """``target.assign(source)`` for each pair: eager at first, then one compiled call.
 
     A fit copies some 30 variables into and out of its template every epoch;
-    one call instead of 60 eager operations is what keeps this cheap for
-    small networks. Variables are arguments, so every network of a shape
-    shares one trace.
+    once a process has made :data:`_EAGER_COPIES` copies, one compiled call
+    instead of 60 eager operations keeps this cheap for small networks.
+    Variables are arguments, so every network of a shape shares one trace.
     """
-    global _COPY
+    global _COPY, _copies
+    if _copies < _EAGER_COPIES:
+        _copies += 1
+        for source, target in zip(sources, targets, strict=True):
+            target.assign(source)
+        return
     if _COPY is None:
         tf, _ = import_tensorflow()
 

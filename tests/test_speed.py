@@ -116,6 +116,27 @@ def test_a_reused_program_trains_on_the_fit_s_own_data_and_scaling(
     assert _same(second_half, alone, X)
 
 
+def test_copies_are_eager_until_the_threshold_then_compiled_with_the_same_bits(
+    small_xy, fresh_cache, monkeypatch
+):
+    # A fit copies its state into the template, and back after each epoch: eagerly at
+    # first (a single fit never pays the trace), compiled once the process has made
+    # _EAGER_COPIES copies. Which way a fit copied must not change one bit of it.
+    X, y = small_xy
+    monkeypatch.setattr(programs, "_COPY", None)
+    monkeypatch.setattr(programs, "_copies", 0)
+    monkeypatch.setattr(programs, "_EAGER_COPIES", 10**9)
+    eager = _fit(X, y, 0)
+    assert programs._COPY is None
+    copies = programs._copies
+    assert copies == 1 + PARAMS["epochs"]  # the fit's state in once, out after each epoch
+    monkeypatch.setattr(programs, "_EAGER_COPIES", copies + 1)
+    compiled = _fit(X, y, 0)
+    assert programs._copies == copies + 1  # one more eager copy, then the compiled call
+    assert programs._COPY is not None
+    assert _same(eager, compiled, X)
+
+
 def test_fits_in_threads_share_a_program_and_keep_their_own_results(small_xy, fresh_cache):
     from concurrent.futures import ThreadPoolExecutor
 
