@@ -367,7 +367,7 @@ def test_epoch_curve_with_the_dask_backend(small_xy):
     expected = report.epoch_curve(EpochSGD(epochs=2), X, y, cv=2)
     with (
         distributed.Client(
-            processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None
+            processes=False, n_workers=1, threads_per_worker=2, dashboard_address=":0"
         ) as client,
         distributed.get_task_stream(client) as tasks,
         joblib.parallel_backend("dask"),
