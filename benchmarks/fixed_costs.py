@@ -7,9 +7,9 @@ Each repeat is a fresh process that fits ``FashionMLP(random_state=0)`` on the
 batch 32, 5 epochs) and times, inside the fit:
 
 - ``trace_s``: tracing the training program (``get_concrete_function``);
-- ``compile_s``: the program's first call with ``stop=0`` on the fit's first
-  batches, which trains no batch: TensorFlow's conversion to XLA and XLA's
-  CPU compilation;
+- ``compile_s``: the program's first call with ``stop=0``, on one of the fit's
+  batches repeated to the first call's shape, which trains no batch:
+  TensorFlow's conversion to XLA and XLA's CPU compilation;
 - ``first_call_s``: the first call that trains (1,024 batches), with whatever
   a first run costs;
 - ``steady_gflop_per_s``: the training rate of the later calls (1,024 and 851
