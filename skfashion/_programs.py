@@ -272,19 +272,18 @@ def _copy(sources, targets):
     global _COPY, _copies
     if _copies < _EAGER_COPIES:
         _copies += 1
-        for source, target in zip(sources, targets, strict=True):
-            target.assign(source)
+        _assign_each(sources, targets)
         return
     if _COPY is None:
         tf, _ = import_tensorflow()
-
-        @tf.function(autograph=False)
-        def copy(sources, targets):
-            for source, target in zip(sources, targets, strict=True):
-                target.assign(source)
-
-        _COPY = copy
+        _COPY = tf.function(_assign_each, autograph=False)
     _COPY(list(sources), list(targets))
+
+
+def _assign_each(sources, targets):
+    """``target.assign(source)`` for each pair (eager, or traced by :func:`_copy`)."""
+    for source, target in zip(sources, targets, strict=True):
+        target.assign(source)
 
 
 def _scaling_layers(keras, model):
