@@ -24,14 +24,13 @@ training program (``skfashion._training.CompiledEpoch``); they are a
 measurement, not an interface.
 
 Results go to ``benchmarks/results/NAME.json`` and ``NAME.md``: every run and
-the median, minimum and maximum of each figure, and each run's test accuracy
+the median, minimum, maximum and values of each figure, and each run's test accuracy
 (the same in every run: the fit is seeded).
 """
 
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -110,15 +109,8 @@ def timed_fit(X, y, job):
 
 
 def summary(runs):
-    """Median, minimum and maximum of each figure over the runs."""
-    return {
-        figure: {
-            "median": statistics.median(run_[figure] for run_ in runs),
-            "min": min(run_[figure] for run_ in runs),
-            "max": max(run_[figure] for run_ in runs),
-        }
-        for figure in FIGURES
-    }
+    """Each figure over the runs, as the runner summarises a measurement (``run.summarise``)."""
+    return {figure: run.summarise([run_[figure] for run_ in runs]) for figure in FIGURES}
 
 
 def floor_budget(results=run.RESULTS):

@@ -47,7 +47,7 @@ def test_the_timed_fit_is_bitwise_a_plain_fit_and_its_figures_add_up(
 def test_summary_budget_and_page(fixed_costs, tmp_path):
     runs = [dict.fromkeys(fixed_costs.FIGURES, float(v)) for v in (3, 1, 2)]
     summary = fixed_costs.summary(runs)
-    assert summary["compile_s"] == {"median": 2.0, "min": 1.0, "max": 3.0}
+    assert summary["compile_s"] == {"median": 2.0, "min": 1.0, "max": 3.0, "runs": [3.0, 1.0, 2.0]}
     assert fixed_costs.floor_budget(tmp_path) is None  # no performance.json there
     performance = {
         "compute_floor": {"gflop_per_s": 200.0},
